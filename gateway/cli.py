@@ -1,0 +1,144 @@
+"""``pinganling gateway …``: run a gateway, and the technician's local device commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+
+from gateway import settings as gw_settings
+from gateway.registry import Registry, UnknownModel
+from gateway.settings import GatewaySettings, SettingsError
+from gateway.transports.ble import BleakLink, BleLink
+
+log = logging.getLogger(__name__)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="gateway_cmd", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="run the gateway (serial + BLE → outbox → MQTT)")
+    _common(run)
+    run.add_argument("--serial", action="append", metavar="URL",
+                     help="serial link: a device path, a pty, socket://host:port or loop:// "
+                          "(repeatable)")
+    run.add_argument("--mqtt-host", dest="mqtt_host")
+    run.add_argument("--mqtt-port", dest="mqtt_port", type=int)
+    run.add_argument("--mqtt-username", dest="mqtt_username")
+    run.add_argument("--mqtt-password-file", dest="mqtt_password_file", type=Path)
+    run.add_argument("--root", dest="mqtt_root", help="topic root (default pal/v1)")
+    run.add_argument("--ble", choices=["bleak", "sim", "none"])
+    run.add_argument("--scenario", type=Path, help="with --ble sim: host this scenario's wearables")
+    devices = sub.add_parser("devices", help="list paired devices")
+    _common(devices)
+    pair = sub.add_parser("pair", help="pair a device (also done remotely by provisioning)")
+    _common(pair)
+    pair.add_argument("device", help="device uid, e.g. rf-0a1b2c3d or ble-c47c8d6a1234")
+    pair.add_argument("model", help="catalogue model, e.g. PB-433, WB-BLE")
+    pair.add_argument("--label", default="")
+    unpair = sub.add_parser("unpair", help="forget a paired device")
+    _common(unpair)
+    unpair.add_argument("device")
+    heard = sub.add_parser("heard", help="devices heard on the air but not paired")
+    _common(heard)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-c", "--config", type=Path, help="gateway TOML file (see README)")
+    p.add_argument("--id", help="gateway id, e.g. gw-home-0001")
+    p.add_argument("--state-dir", dest="state_dir", type=Path)
+
+
+def _settings(args: argparse.Namespace) -> GatewaySettings:
+    keys = ("id", "state_dir", "serial", "ble", "scenario", "mqtt_host", "mqtt_port",
+            "mqtt_username", "mqtt_password_file", "mqtt_root")
+    over = {k: getattr(args, k, None) for k in keys}
+    over = {("mqtt_" + k[5:] if k.startswith("mqtt_") else k): v for k, v in over.items()}
+    return gw_settings.load(args.config, **over)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = _settings(args)
+    except SettingsError as exc:
+        print(f"pinganling gateway: {exc}")
+        return 2
+    if args.gateway_cmd == "run":
+        with contextlib.suppress(asyncio.CancelledError):
+            asyncio.run(_run(settings))
+        return 0
+    registry = Registry(settings.db_path)
+    try:
+        return _local(args, registry)
+    finally:
+        registry.close()
+
+
+def _local(args: argparse.Namespace, registry: Registry) -> int:
+    if args.gateway_cmd == "devices":
+        for d in registry.devices.values():
+            print(f"{d.uid:20} {d.model.id:8} {d.model.kind.value:13} {d.label}")
+        if not registry.devices:
+            print("no paired devices")
+    elif args.gateway_cmd == "pair":
+        try:
+            d = registry.pair(args.device, args.model, args.label)
+        except UnknownModel as exc:
+            print(f"pinganling gateway pair: {exc}")
+            return 2
+        print(f"paired {d.uid} ({d.model.id}, {d.model.kind.value})")
+    elif args.gateway_cmd == "unpair":
+        if not registry.unpair(args.device):
+            print(f"{args.device} was not paired")
+            return 1
+        print(f"unpaired {args.device}")
+    elif args.gateway_cmd == "heard":
+        rows = registry.heard()
+        for uid, count, last, rssi in rows:
+            ago = time.time() - last
+            print(f"{uid:20} {count:6} frames, last {ago:7.0f} s ago, RSSI {rssi} dBm")
+        if not rows:
+            print("nothing heard from unpaired devices")
+    return 0
+
+
+def _stop(main: asyncio.Task[None], tries: int = 0) -> None:
+    """Cancel the gateway; a cancellation swallowed inside a library (aiomqtt's connect on 3.11)
+    is repeated, and after 10 s the process exits anyway: the outbox is durable."""
+    if main.done():
+        return
+    if tries >= 4:
+        log.error("gateway did not stop within 10 s of SIGTERM; exiting")
+        os._exit(1)
+    main.cancel()  # repeated only after the clean stop (offline status: ≤ 2 s) had its time
+    asyncio.get_running_loop().call_later(3.0, _stop, main, tries + 1)
+
+
+async def _run(settings: GatewaySettings) -> None:
+    from gateway.app import Gateway
+
+    link: BleLink | None = None
+    tasks = []
+    if settings.ble == "bleak":
+        link = BleakLink()
+    elif settings.ble == "sim":
+        from firmware_sim.scenarios import ScenarioRunner, find_scenario
+        from gateway.transports.ble import MemoryBle
+
+        memory = MemoryBle()
+        runner = ScenarioRunner(find_scenario(str(settings.scenario)), ble_sink=memory.notify)
+        link, tasks = memory, [runner.run()]
+    gateway = Gateway(settings, link)
+    main = asyncio.current_task()
+    assert main is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: _stop(main))
+    log.info("gateway %s: serial %s, BLE %s, broker %s:%d", settings.id, settings.serial or "-",
+             settings.ble, settings.mqtt.host, settings.mqtt.port)
+    async with asyncio.TaskGroup() as tg:
+        for t in tasks:
+            tg.create_task(t)
+        tg.create_task(gateway.run())

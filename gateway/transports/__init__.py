@@ -1,0 +1,1 @@
+"""Device links: serial (pyserial URLs) and BLE (bleak or in-memory), behind small interfaces."""

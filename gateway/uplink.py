@@ -1,0 +1,219 @@
+"""MQTT 5 uplink: persistent session, LWT, retained status, outbox pump, downlink handling.
+
+The outbox is the source of truth. This module only moves its rows to the broker (QoS 1, a bounded
+window in flight, alarms first) and turns downlink messages (acks, config, commands) into calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from gateway.outbox import Item, Kind, Outbox
+from gateway.settings import GatewaySettings
+from pinganling import __version__
+from pinganling.backoff import Backoff
+from pinganling.contract import (
+    Ack,
+    Command,
+    ContractError,
+    Down,
+    GatewayConfig,
+    Status,
+    Topics,
+    Up,
+    dump,
+    parse,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Uplink:
+    """Keeps one MQTT session alive and pumps the outbox through it."""
+
+    def __init__(self, settings: GatewaySettings, outbox: Outbox, counters: Counter[str], *,
+                 on_config: Callable[[GatewayConfig], Awaitable[None]],
+                 on_command: Callable[[Command], Awaitable[None]]) -> None:
+        self.settings = settings
+        self.topics = Topics(settings.mqtt.root)
+        self.outbox = outbox
+        self.counters = counters
+        self.on_config = on_config
+        self.on_command = on_command
+        self.connected = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._client: aiomqtt.Client | None = None
+        self._inflight: set[int] = set()
+        self._sent_at: dict[int, float] = {}
+        self._published_telemetry: list[int] = []
+        outbox.on_added = lambda kind: self._wake.set()
+
+    def _client_for_session(self) -> aiomqtt.Client:
+        s = self.settings
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = s.mqtt.session_expiry_s
+        offline = Status(state="offline", version=__version__)
+        client = aiomqtt.Client(
+            s.mqtt.host, s.mqtt.port, identifier=s.id, username=s.mqtt.username,
+            password=s.mqtt.password(), protocol=aiomqtt.ProtocolVersion.V5,
+            clean_start=False, properties=props, keepalive=s.mqtt.keepalive_s, timeout=10,
+            will=aiomqtt.Will(self.topics.up(s.id, Up.STATUS), dump(offline), qos=1, retain=True),
+            max_inflight_messages=s.inflight, max_queued_incoming_messages=10_000,
+        )
+        client.pending_calls_threshold = s.inflight + 10  # our window, not a warning
+        return client
+
+    async def run(self) -> None:
+        """Connect, serve, and reconnect with jittered backoff, until cancelled."""
+        backoff = Backoff(initial=0.5, maximum=30.0)
+        while True:
+            try:
+                async with self._client_for_session() as client:
+                    backoff.reset()
+                    try:
+                        await self._session(client)
+                    except asyncio.CancelledError:
+                        await self._say_offline(client)
+                        raise
+            except* aiomqtt.MqttError as group:
+                self.counters["mqtt_disconnects"] += 1
+                log.warning("MQTT %s:%d: %s", self.settings.mqtt.host, self.settings.mqtt.port,
+                            group.exceptions[0])
+            except* Exception as group:  # the task's outer edge: log, count, reconnect
+                self.counters["uplink_errors"] += 1
+                log.error("gateway %s uplink failed; reconnecting", self.settings.id,
+                          exc_info=group)
+            finally:
+                self._client = None
+                self.connected.clear()
+                self._inflight.clear()
+                self._sent_at.clear()
+            await asyncio.sleep(backoff.next())
+
+    async def _say_offline(self, client: aiomqtt.Client) -> None:
+        """On a clean stop the broker sends no LWT: publish the offline status ourselves."""
+        offline = Status(state="offline", ts=time.time(), version=__version__)
+        with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+            await asyncio.wait_for(client.publish(
+                self.topics.up(self.settings.id, Up.STATUS), dump(offline), qos=1, retain=True), 2)
+
+    async def _session(self, client: aiomqtt.Client) -> None:
+        gw = self.settings.id
+        await client.subscribe(self.topics.gateway_down_all(gw), qos=1)
+        online = Status(state="online", ts=time.time(), version=__version__)
+        await client.publish(self.topics.up(gw, Up.STATUS), dump(online), qos=1, retain=True)
+        self.outbox.resend_all_now()
+        self._client = client
+        self.connected.set()
+        self.counters["mqtt_connects"] += 1
+        log.info("MQTT connected to %s:%d as %s", self.settings.mqtt.host,
+                 self.settings.mqtt.port, gw)
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._receive(client), name="uplink-receive")
+            tg.create_task(self._pump(client, tg), name="uplink-pump")
+
+    async def publish(self, channel: Up, payload: bytes, qos: int = 1) -> bool:
+        """Publish outside the outbox (heartbeats, command results); False when offline."""
+        client = self._client
+        if client is None:
+            return False
+        try:
+            await client.publish(self.topics.up(self.settings.id, channel), payload, qos=qos)
+        except aiomqtt.MqttError as exc:
+            log.info("publish on %s failed: %s", channel, exc)
+            return False
+        return True
+
+    # ------------------------------------------------------------------------------ outbox pump
+
+    async def _pump(self, client: aiomqtt.Client, tg: asyncio.TaskGroup) -> None:
+        window = asyncio.Semaphore(self.settings.inflight)
+        while True:
+            self._flush_published()
+            items = self.outbox.due(self.settings.inflight, frozenset(self._inflight))
+            if not items:
+                await self._sleep_until_due()
+                continue
+            self.outbox.mark_sent(items)
+            now = time.monotonic()
+            for item in items:
+                if item.kind != Kind.TELEMETRY:
+                    self._sent_at[item.n] = now
+                await window.acquire()
+                self._inflight.add(item.n)
+                publishing = self._publish_item(client, item, window)
+                try:
+                    tg.create_task(publishing)
+                except RuntimeError:  # the session is ending (link lost): stop pumping
+                    publishing.close()
+                    window.release()
+                    return
+
+    async def _sleep_until_due(self) -> None:
+        self._wake.clear()
+        timeout = self.outbox.next_due_in()
+        if timeout is not None and timeout <= 0 and self._inflight:
+            timeout = 0.05  # only in-flight rows are due: wait for their PUBACKs
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _publish_item(self, client: aiomqtt.Client, item: Item,
+                            window: asyncio.Semaphore) -> None:
+        try:
+            await client.publish(self.topics.up(self.settings.id, item.channel), item.payload,
+                                 qos=1)
+            self.counters[f"published_{item.kind.name.lower()}"] += 1
+            if item.kind == Kind.TELEMETRY:
+                self._published_telemetry.append(item.n)
+        except aiomqtt.MqttError as exc:
+            self.counters["publish_failures"] += 1
+            log.debug("publish #%d failed: %s", item.n, exc)
+        finally:
+            self._inflight.discard(item.n)
+            window.release()
+            self._wake.set()
+
+    def _flush_published(self) -> None:
+        if self._published_telemetry:
+            done, self._published_telemetry = self._published_telemetry, []
+            self.outbox.telemetry_published(done)
+
+    # ------------------------------------------------------------------------------ downlink
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            topic = str(message.topic)
+            payload = message.payload if isinstance(message.payload, bytes) else b""
+            try:
+                _, channel = self.topics.parse(topic)
+                await self._dispatch(channel, payload)
+            except ContractError as exc:
+                self.counters[f"bad_downlink_{exc.reason}"] += 1
+                log.warning("gateway %s: bad message on %s: %s", self.settings.id, topic, exc)
+
+    async def _dispatch(self, channel: Up | Down, payload: bytes) -> None:
+        if channel == Down.ACK:
+            ack = parse(Ack, payload)
+            now = time.monotonic()
+            for n in ack.ids:
+                sent = self._sent_at.pop(n, None)
+                if sent is not None:
+                    self.outbox.observe_ack_delay(now - sent)
+            self.counters["acked"] += self.outbox.acked(ack.ids)
+            self.counters["ack_messages"] += 1
+        elif channel == Down.CONFIG:
+            if payload:  # an empty retained message clears the config: keep the current one
+                await self.on_config(parse(GatewayConfig, payload))
+        elif channel == Down.CMD:
+            await self.on_command(parse(Command, payload))
+        else:
+            raise ContractError("bad_topic", f"not a downlink channel: {channel}")

@@ -1,0 +1,51 @@
+"""``pinganling`` command line: one entry point, a subcommand per process or tool."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from pinganling.services.system import MissingDependency
+
+# name → (module with configure(parser) and run(args) -> int, help, default log level)
+COMMANDS = {
+    "demo": ("pinganling.demo", "run the whole platform locally with simulated homes", "WARNING"),
+    "server": ("server.cli", "the server: API, console, ingest, presence, housekeeping", "INFO"),
+    "gateway": ("gateway.cli", "the home gateway and its local device commands", "INFO"),
+    "sim": ("firmware_sim.cli", "simulated devices speaking the real wire bytes", "WARNING"),
+    "monitor": ("pinganling.monitor", "print what gateways publish (and ack events)", "WARNING"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pinganling", description="平安铃 home monitoring")
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, help_text, _) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        importlib.import_module(module).configure(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    module_name, _, default_level = COMMANDS[args.command]
+    level: int | str = logging.getLevelName(default_level) - 10 * args.verbose
+    logging.basicConfig(level=os.environ.get("PINGANLING_LOG_LEVEL", "").upper() or level,
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    module = importlib.import_module(module_name)
+    try:
+        return int(module.run(args))
+    except MissingDependency as exc:
+        print(f"pinganling {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,363 @@
+"""The gateway ⇄ server contract: topic tree, payload schemas, schema version.
+
+This is the only place a topic string or a payload field is spelled out. Gateway, server,
+simulator, tools and tests all import it.
+
+Topic tree (``root`` defaults to ``pal/v1``; tests give each run its own root)::
+
+    {root}/gw/{gateway}/up/status       retained JSON Status; the LWT publishes state=offline
+    {root}/gw/{gateway}/up/event        JSON Event, QoS 1, acknowledged by the server (Ack)
+    {root}/gw/{gateway}/up/acc          binary AccBlock (≈1 s of int16 x/y/z samples)
+    {root}/gw/{gateway}/up/vitals       JSON Vitals (heart rate, SpO2 readings)
+    {root}/gw/{gateway}/up/heartbeat    JSON Heartbeat (gateway health)
+    {root}/gw/{gateway}/up/cmd_result   JSON CommandResult
+    {root}/gw/{gateway}/down/ack        JSON Ack: event numbers the server has committed
+    {root}/gw/{gateway}/down/config     retained JSON GatewayConfig
+    {root}/gw/{gateway}/down/cmd        JSON Command
+
+A gateway writes only ``{root}/gw/{its id}/up/#`` and reads only ``{root}/gw/{its id}/down/#``,
+so a Mosquitto ACL ``pattern write pal/v1/gw/%u/up/#`` / ``pattern read pal/v1/gw/%u/down/#``
+confines its credentials to its own subtree.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Final, Literal, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+SCHEMA_VERSION: Final = 1
+DEFAULT_ROOT = "pal/v1"
+MAX_PAYLOAD_BYTES = 64 * 1024
+
+GATEWAY_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{2,31}$")
+GatewayId = Annotated[str, StringConstraints(pattern=GATEWAY_ID_RE.pattern)]
+DeviceUid = Annotated[str, StringConstraints(min_length=3, max_length=64)]
+
+
+class ContractError(ValueError):
+    """A payload or topic that does not follow the contract; ``reason`` is a short counter key."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+# --------------------------------------------------------------------------------------- topics
+
+
+class Up(StrEnum):
+    """Channels a gateway publishes on."""
+
+    STATUS = "status"
+    EVENT = "event"
+    ACC = "acc"
+    VITALS = "vitals"
+    HEARTBEAT = "heartbeat"
+    CMD_RESULT = "cmd_result"
+
+
+class Down(StrEnum):
+    """Channels the server publishes on, one gateway each."""
+
+    ACK = "ack"
+    CONFIG = "config"
+    CMD = "cmd"
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """Builds and parses topic names under one root."""
+
+    root: str = DEFAULT_ROOT
+
+    def up(self, gateway: str, channel: Up) -> str:
+        return f"{self.root}/gw/{gateway}/up/{channel.value}"
+
+    def down(self, gateway: str, channel: Down) -> str:
+        return f"{self.root}/gw/{gateway}/down/{channel.value}"
+
+    def gateway_up_all(self, gateway: str) -> str:
+        return f"{self.root}/gw/{gateway}/up/#"
+
+    def gateway_down_all(self, gateway: str) -> str:
+        return f"{self.root}/gw/{gateway}/down/#"
+
+    def all_up(self) -> str:
+        return f"{self.root}/gw/+/up/#"
+
+    def shared_up(self, group: str, channel: Up | None = None) -> str:
+        """MQTT 5 shared subscription over every gateway's uplink (or one channel of it)."""
+        if channel is None:
+            return f"$share/{group}/{self.all_up()}"
+        return f"$share/{group}/{self.root}/gw/+/up/{channel.value}"
+
+    def all_of(self, channel: Up) -> str:
+        """One uplink channel of every gateway (not shared: each subscriber gets all)."""
+        return f"{self.root}/gw/+/up/{channel.value}"
+
+    def parse(self, topic: str) -> tuple[str, Up | Down]:
+        """Return ``(gateway, channel)`` of a topic under this root or raise ContractError."""
+        prefix = f"{self.root}/gw/"
+        if not topic.startswith(prefix):
+            raise ContractError("bad_topic", f"not under {prefix!r}: {topic!r}")
+        parts = topic[len(prefix) :].split("/")
+        if len(parts) != 3 or not GATEWAY_ID_RE.match(parts[0]):
+            raise ContractError("bad_topic", f"expected gw/<id>/<up|down>/<channel>: {topic!r}")
+        gateway, direction, channel = parts
+        try:
+            if direction == "up":
+                return gateway, Up(channel)
+            if direction == "down":
+                return gateway, Down(channel)
+        except ValueError:
+            pass
+        raise ContractError("bad_topic", f"unknown channel {direction}/{channel}: {topic!r}")
+
+    def acl(self) -> str:
+        """Mosquitto ACL pattern lines confining each gateway (username = gateway id)."""
+        return (
+            f"pattern write {self.root}/gw/%u/up/#\n"
+            f"pattern read {self.root}/gw/%u/down/#\n"
+        )
+
+
+# ------------------------------------------------------------------------------------- payloads
+
+
+class EventType(StrEnum):
+    """What happened at a device, as the server sees it."""
+
+    PRESS = "press"
+    LONG_PRESS = "long_press"
+    CANCEL = "cancel"
+    FALL = "fall"
+    SUPERVISION = "supervision"
+    LOW_BATTERY = "low_battery"
+    TAMPER = "tamper"
+    MOTION = "motion"
+    DOOR_OPEN = "door_open"
+    DOOR_CLOSED = "door_closed"
+    DEVICE_SILENT = "device_silent"
+    SENSOR_FAULT = "sensor_fault"
+    TEST = "test"
+
+
+ALARM_TYPES = frozenset({EventType.PRESS, EventType.LONG_PRESS, EventType.FALL})
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    v: Literal[1] = SCHEMA_VERSION
+
+
+class Event(_Payload):
+    """One device event, stored once per ``id`` and acknowledged after commit."""
+
+    id: str = Field(description="'<gateway>:<n>', globally unique")
+    gw: GatewayId
+    n: int = Field(ge=1, description="gateway's persisted monotonic counter")
+    ts: float = Field(description="gateway receive time, Unix seconds")
+    device: DeviceUid
+    dseq: int | None = Field(default=None, ge=0, description="device's own rolling sequence")
+    type: EventType
+    rssi: int | None = None
+    battery_mv: int | None = Field(default=None, ge=0)
+    data: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
+
+    @property
+    def is_alarm(self) -> bool:
+        return self.type in ALARM_TYPES
+
+
+def event_id(gateway: str, n: int) -> str:
+    return f"{gateway}:{n}"
+
+
+class Status(_Payload):
+    state: Literal["online", "offline"]
+    ts: float | None = None
+    version: str | None = None
+
+
+MAX_ACK_IDS = 10_000
+
+
+class Ack(_Payload):
+    """Event numbers (``Event.n``) of one gateway that the server has committed."""
+
+    ids: list[int] = Field(min_length=1, max_length=MAX_ACK_IDS)
+
+    @classmethod
+    def batches(cls, ids: Iterable[int]) -> list[Ack]:
+        """As many Acks as it takes for ``ids`` (deduplicated, in order)."""
+        unique = list(dict.fromkeys(ids))
+        return [cls(ids=unique[i : i + MAX_ACK_IDS]) for i in range(0, len(unique), MAX_ACK_IDS)]
+
+
+class VitalReading(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    ts: float
+    hr: int | None = Field(default=None, ge=0, le=300)
+    contact: bool | None = None
+    rr_ms: list[float] = Field(default_factory=list)
+    spo2: float | None = Field(default=None, ge=0, le=100)
+    pulse: float | None = Field(default=None, ge=0, le=300)
+
+
+MAX_READINGS = 600
+
+
+class Vitals(_Payload):
+    gw: GatewayId
+    device: DeviceUid
+    readings: list[VitalReading] = Field(min_length=1, max_length=MAX_READINGS)
+
+    @classmethod
+    def batches(cls, gw: str, device: str, readings: list[VitalReading]) -> list[Vitals]:
+        """As many messages as it takes for ``readings``."""
+        return [cls(gw=gw, device=device, readings=readings[i : i + MAX_READINGS])
+                for i in range(0, len(readings), MAX_READINGS)]
+
+
+class DeviceHealth(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    device: DeviceUid
+    kind: str
+    last_seen: float | None = None
+    rssi: int | None = None
+    battery_mv: int | None = None
+    battery_pct: int | None = None
+
+
+class OutboxHealth(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    depth: int
+    alarms: int
+    oldest_s: float | None = None
+    shed: int
+
+
+class Heartbeat(_Payload):
+    gw: GatewayId
+    ts: float
+    uptime_s: float
+    interval_s: float
+    outbox: OutboxHealth
+    devices: list[DeviceHealth] = Field(default_factory=list)
+    heard_unpaired: list[str] = Field(default_factory=list)
+    counters: dict[str, int] = Field(default_factory=dict)
+    config_rev: int = 0
+
+
+class PairedDevice(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    device: DeviceUid
+    model: str
+    label: str = ""
+
+
+class GatewayConfig(_Payload):
+    """Desired gateway configuration, retained on ``down/config``; applied without restart."""
+
+    rev: int = Field(ge=0)
+    heartbeat_s: float = Field(default=30.0, ge=1, le=3600)
+    devices: list[PairedDevice] | None = Field(
+        default=None, description="when given, the full list of paired devices"
+    )
+
+
+class CommandOp(StrEnum):
+    TEST_ALARM = "test_alarm"
+    PAIR = "pair"
+    UNPAIR = "unpair"
+    SCAN = "scan"
+    STATUS = "status"
+    PREWARN = "prewarn"  # inactivity pre-warning: the resident cancels it by pressing a button
+
+
+class Command(_Payload):
+    id: str = Field(min_length=1, max_length=64)
+    op: CommandOp
+    args: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
+class CommandResult(_Payload):
+    id: str
+    ok: bool
+    detail: str = ""
+    data: dict[str, object] = Field(default_factory=dict)
+
+
+M = TypeVar("M", bound=_Payload)
+
+
+def parse(model: type[M], payload: bytes) -> M:
+    """Validate a JSON payload against a contract model; raise ContractError with a reason."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ContractError("oversized", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
+    try:
+        return model.model_validate_json(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        reason = "bad_version" if first["loc"] == ("v",) else "malformed"
+        detail = f"{model.__name__}: {exc.error_count()} error(s), {first['loc']}: {first['msg']}"
+        raise ContractError(reason, detail) from None
+
+
+def dump(obj: _Payload) -> bytes:
+    return obj.model_dump_json(exclude_none=True).encode()
+
+
+# ------------------------------------------------------------------------- accelerometer blocks
+
+ACC_MAGIC = b"PA"
+ACC_HEADER = struct.Struct("<2sBBqIfHH")  # magic, version, uid length, t0 µs, seq, g/LSB, Hz*100, n
+ACC_DTYPE = np.dtype("<i2")
+
+
+@dataclass(frozen=True, slots=True)
+class AccBlock:
+    """About one second of one wearable's 3-axis samples, int16 counts of ``scale_g`` g each."""
+
+    device: str
+    t0_us: int
+    seq: int
+    rate_hz: float
+    scale_g: float
+    samples: npt.NDArray[np.int16]  # shape (n, 3)
+
+    def encode(self) -> bytes:
+        uid = self.device.encode()
+        n = len(self.samples)
+        head = ACC_HEADER.pack(
+            ACC_MAGIC, SCHEMA_VERSION, len(uid), self.t0_us, self.seq & 0xFFFFFFFF,
+            self.scale_g, round(self.rate_hz * 100), n,
+        )
+        return head + uid + np.ascontiguousarray(self.samples, dtype=ACC_DTYPE).tobytes()
+
+    @classmethod
+    def decode(cls, payload: bytes) -> AccBlock:
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            raise ContractError("oversized", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
+        if len(payload) < ACC_HEADER.size:
+            raise ContractError("malformed", f"acc block of {len(payload)} bytes < header")
+        magic, version, uid_len, t0_us, seq, scale_g, rate_c, n = ACC_HEADER.unpack_from(payload)
+        if magic != ACC_MAGIC:
+            raise ContractError("malformed", f"acc block magic {magic!r}")
+        if version != SCHEMA_VERSION:
+            raise ContractError("bad_version", f"acc block version {version}")
+        start = ACC_HEADER.size + uid_len
+        if len(payload) != start + 6 * n or rate_c == 0 or not np.isfinite(scale_g):
+            raise ContractError("malformed", f"acc block of {len(payload)} bytes, n={n}")
+        samples = np.frombuffer(payload, dtype=ACC_DTYPE, offset=start).reshape(n, 3)
+        device = payload[ACC_HEADER.size : start].decode(errors="replace")
+        return cls(device, t0_us, seq, rate_c / 100, scale_g, samples)

@@ -1,0 +1,139 @@
+"""``pinganling monitor``: watch gateway traffic; ``--ack`` acknowledges events like the server.
+
+The server sends an event's ack only after its database commit. Without a server (a technician at
+a bench, the tests of the gateway), this monitor can play that part: it acks what it has received.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import TextIO
+
+import aiomqtt
+
+from pinganling.contract import (
+    AccBlock,
+    Ack,
+    ContractError,
+    Down,
+    Event,
+    Heartbeat,
+    Status,
+    Topics,
+    Up,
+    Vitals,
+    dump,
+    parse,
+)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=1883)
+    parser.add_argument("--root", default=Topics().root, help="topic root")
+    parser.add_argument("--ack", action="store_true",
+                        help="acknowledge events (only where no server runs!)")
+    parser.add_argument("--telemetry", action="store_true", help="also print every acc block")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        asyncio.run(monitor(args.host, args.port, Topics(args.root), ack=args.ack,
+                            telemetry=args.telemetry))
+    except aiomqtt.MqttError as exc:
+        print(f"pinganling monitor: broker {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def describe(topics: Topics, topic: str, payload: bytes, telemetry: bool = True) -> str | None:
+    """One human-readable line for a message, or None to skip it."""
+    clock = time.strftime("%H:%M:%S")
+    try:
+        gw, channel = topics.parse(topic)
+        if channel == Up.EVENT:
+            e = parse(Event, payload)
+            tag = "ALARM" if e.is_alarm else "event"
+            extra = "".join(f" {k}={v}" for k, v in e.data.items())
+            batt = f" battery {e.battery_mv} mV" if e.battery_mv else ""
+            rssi = f" rssi {e.rssi} dBm" if e.rssi is not None else ""
+            return f"{clock} {gw} {tag:5} {e.type.value:12} {e.device} #{e.n}{rssi}{batt}{extra}"
+        if channel == Up.ACC:
+            if not telemetry:
+                return None
+            b = AccBlock.decode(payload)
+            return f"{clock} {gw} acc   {b.device} {len(b.samples)} samples @ {b.rate_hz:g} Hz"
+        if channel == Up.VITALS:
+            v = parse(Vitals, payload)
+            parts = [f"HR {r.hr}" if r.hr is not None else f"SpO2 {r.spo2}" for r in v.readings]
+            return f"{clock} {gw} vital {v.device} " + ", ".join(parts[-4:])
+        if channel == Up.STATUS:
+            return f"{clock} {gw} status {parse(Status, payload).state}"
+        if channel == Up.HEARTBEAT:
+            h = parse(Heartbeat, payload)
+            return (f"{clock} {gw} heartbeat: outbox {h.outbox.depth} (alarms {h.outbox.alarms},"
+                    f" shed {h.outbox.shed}), {len(h.devices)} devices")
+        return f"{clock} {gw} {channel.value} {payload[:120]!r}"
+    except ContractError as exc:
+        return f"{clock} malformed message on {topic}: {exc}"
+
+
+class Acker:
+    """Batches event acks per gateway and publishes them, like the server does after commit."""
+
+    MAX_PENDING, MAX_WAIT_S = 500, 0.05
+
+    def __init__(self, client: aiomqtt.Client, topics: Topics) -> None:
+        self.client = client
+        self.topics = topics
+        self.pending: dict[str, list[int]] = defaultdict(list)
+        self.count = 0
+        self.since: float | None = None
+
+    def add(self, event: Event) -> None:
+        self.pending[event.gw].append(event.n)
+        self.count += 1
+        self.since = self.since or time.monotonic()
+
+    def due(self, idle: bool) -> bool:
+        """Flush when nothing else is waiting, or enough is pending, or it has waited enough."""
+        return self.count > 0 and (idle or self.count >= self.MAX_PENDING or (
+            self.since is not None and time.monotonic() - self.since >= self.MAX_WAIT_S))
+
+    async def flush(self) -> None:
+        pending, self.pending, self.count, self.since = self.pending, defaultdict(list), 0, None
+        for gw, ids in pending.items():
+            for ack in Ack.batches(ids):
+                await self.client.publish(self.topics.down(gw, Down.ACK), dump(ack), qos=1)
+
+
+async def monitor(host: str, port: int, topics: Topics, *, ack: bool, telemetry: bool,
+                  out: TextIO = sys.stdout,
+                  on_event: Callable[[Event], None] | None = None) -> None:
+    """Print every uplink message; acknowledge events when ``ack``."""
+    async with aiomqtt.Client(host, port, protocol=aiomqtt.ProtocolVersion.V5) as client:
+        await client.subscribe(topics.all_up(), qos=1)
+        acker = Acker(client, topics)
+        print(f"monitoring mqtt://{host}:{port}/{topics.all_up()}"
+              f"{' (acknowledging events)' if ack else ''}", file=out, flush=True)
+        async for message in client.messages:
+            topic, payload = str(message.topic), bytes(message.payload or b"")  # type: ignore[arg-type]
+            line = describe(topics, topic, payload, telemetry)
+            if line:
+                print(line, file=out, flush=True)
+            if topic.endswith(f"/up/{Up.EVENT.value}"):
+                try:
+                    event = parse(Event, payload)
+                except ContractError:
+                    continue
+                if on_event:
+                    on_event(event)
+                if ack:
+                    acker.add(event)
+            if ack and acker.due(idle=len(client.messages) == 0):
+                await acker.flush()

@@ -1,0 +1,1 @@
+"""Alerts: one state machine with an audit row per transition, correlation, escalation, feed."""

@@ -1,0 +1,1 @@
+"""HTTP API (FastAPI routers): auth, alerts, directory, reports, live feed."""

@@ -1,0 +1,60 @@
+"""Request dependencies: a pooled database connection, the signed-in user, role checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
+
+import psycopg
+from fastapi import Depends, HTTPException, Request
+
+from server.alerts.model import Role
+from server.auth.sessions import COOKIE, session_user
+from server.auth.users import User
+
+
+def db(request: Request) -> Iterator[psycopg.Connection[Any]]:
+    with request.app.state.runtime.pool.connection() as conn:
+        yield conn
+
+
+Db = Annotated[psycopg.Connection[Any], Depends(db)]
+
+
+def token_of(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return request.cookies.get(COOKIE)
+
+
+def current_user(request: Request, conn: Db) -> User:
+    token = token_of(request)
+    user = session_user(conn, token) if token else None
+    if user is None:
+        raise HTTPException(401, "sign in first", headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def require(*roles: Role) -> Callable[[User], User]:
+    """A dependency admitting only the given roles (admins always)."""
+    allowed = {*roles, Role.ADMIN}
+
+    def check(user: CurrentUser) -> User:
+        if user.role not in allowed:
+            raise HTTPException(403, f"this needs the role {' or '.join(sorted(allowed))}")
+        return user
+
+    return check
+
+
+def region_filter(user: User, column: str = "region_id") -> tuple[str, list[Any]]:
+    """SQL condition limiting rows to the user's regions (a street covers its communities)."""
+    if user.sees_all_regions():
+        return "TRUE", []
+    regions = list(user.regions)
+    return (f"{column} IN (SELECT id FROM regions WHERE id = ANY (%s) OR parent_id = ANY (%s))",
+            [regions, regions])

@@ -1,0 +1,143 @@
+"""Live alert feed over WebSocket, fed by PostgreSQL LISTEN/NOTIFY.
+
+NOTIFY is only a wake-up: each client reads the change feed (``alert_changes``) from its own
+cursor, so a missed notification, a dropped socket or another replica's change loses nothing.
+A client reconnecting with ``?since=<last seq>`` receives every change after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import psycopg
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi.encoders import jsonable_encoder
+from psycopg import sql
+
+from pinganling.backoff import Backoff
+from server.alerts import queries
+from server.alerts.feed import changes_since, channel, safe_head
+from server.api.deps import region_filter
+from server.auth.sessions import COOKIE, session_user
+from server.auth.users import User
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["live"])
+KEEPALIVE_S = 15.0
+BATCH = 1000
+
+
+class Fanout:
+    """One LISTEN connection per server process; wakes every connected client."""
+
+    def __init__(self, conninfo: str) -> None:
+        self.conninfo = conninfo
+        self.clients: set[asyncio.Event] = set()
+        self.listening = asyncio.Event()
+
+    def wake_all(self) -> None:
+        for event in self.clients:
+            event.set()
+
+    async def run(self) -> None:
+        backoff = Backoff(initial=0.5, maximum=10.0)
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self.conninfo,
+                                                                 autocommit=True) as conn:
+                    cur = await conn.execute("SELECT current_schema()")
+                    row = await cur.fetchone()
+                    assert row is not None
+                    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel(row[0]))))
+                    self.listening.set()
+                    backoff.reset()
+                    self.wake_all()  # whatever happened while we were not listening
+                    async for _ in conn.notifies():
+                        self.wake_all()
+            except psycopg.OperationalError as exc:
+                log.warning("live feed: LISTEN connection lost: %s", exc)
+            self.listening.clear()
+            await asyncio.sleep(backoff.next())
+
+
+def _user_for(ws: WebSocket, pool: Any) -> User | None:
+    token = ws.query_params.get("token") or ws.cookies.get(COOKIE)
+    if not token:
+        return None
+    with pool.connection() as conn:
+        return session_user(conn, token)
+
+
+def _changes(pool: Any, user: User, cursor: int) -> tuple[int, list[dict[str, Any]], bool]:
+    """Changes after ``cursor`` this user may see, each with the alert's current summary; and
+    whether the batch was full (more may follow at once)."""
+    where, args = region_filter(user, "a.region_id")
+    out = []
+    with pool.connection() as conn:
+        batch = changes_since(conn, cursor, BATCH)
+        for change in batch:
+            cursor = change["seq"]
+            found = conn.execute(f"SELECT 1 FROM alerts a WHERE a.id = %s AND {where}",
+                                 [change["alert_id"], *args]).fetchone()
+            if found:
+                out.append({**change, "alert": queries.summary(conn, change["alert_id"])})
+    return cursor, out, len(batch) == BATCH
+
+
+def _head(pool: Any) -> int:
+    with pool.connection() as conn:
+        return safe_head(conn)
+
+
+@router.websocket("/api/live")
+async def live(ws: WebSocket) -> None:
+    """Messages: ``{"type": "hello", "seq"}``, then ``{"type": "change", "seq", "action",
+    "alert"}`` for every change; ``{"type": "ping", "seq"}`` when idle."""
+    runtime = ws.app.state.runtime
+    user = await asyncio.to_thread(_user_for, ws, runtime.pool)
+    await ws.accept()
+    if user is None:  # closed after accept, so the browser sees the code, not a bare 403
+        await ws.close(code=4401, reason="sign in first")
+        return
+    since = ws.query_params.get("since")
+    cursor = int(since) if since and since.isdigit() else await asyncio.to_thread(
+        _head, runtime.pool)
+    await ws.send_json({"type": "hello", "seq": cursor})
+    wake = asyncio.Event()
+    runtime.fanout.clients.add(wake)
+    gone = asyncio.create_task(_closed(ws))
+    try:
+        await _follow(ws, runtime.pool, user, cursor, wake, gone)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        runtime.fanout.clients.discard(wake)
+        gone.cancel()
+
+
+async def _closed(ws: WebSocket) -> None:
+    """Returns when the client goes away (we never expect anything else from it)."""
+    while (await ws.receive())["type"] != "websocket.disconnect":
+        pass
+
+
+async def _follow(ws: WebSocket, pool: Any, user: User, cursor: int, wake: asyncio.Event,
+                  gone: asyncio.Task[None]) -> None:
+    while not gone.done():
+        while True:  # catch up in full batches before waiting again
+            cursor, changes, full = await asyncio.to_thread(_changes, pool, user, cursor)
+            for change in changes:
+                await ws.send_json(jsonable_encoder({"type": "change", **change}))
+            if not full:
+                break
+        waiter = asyncio.ensure_future(wake.wait())
+        await asyncio.wait({waiter, gone}, timeout=KEEPALIVE_S,
+                           return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        if gone.done():
+            return
+        if not wake.is_set():
+            await ws.send_json({"type": "ping", "seq": cursor})
+        wake.clear()

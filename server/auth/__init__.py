@@ -1,0 +1,1 @@
+"""Users, roles, password hashing (argon2), sessions and login rate limiting."""

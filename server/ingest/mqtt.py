@@ -1,0 +1,123 @@
+"""The ingest worker's MQTT side: a paho client on a shared subscription, with manual acks.
+
+paho's network thread only queues what it receives; the writer threads ack each message to the
+broker (PUBACK) after the database commit, so a worker killed mid-batch loses nothing: the broker
+redelivers what it had not seen acknowledged. A full queue blocks the network thread, which is
+the back-pressure: the broker keeps the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+
+import paho.mqtt.client as paho
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from pinganling.contract import Ack, Down, Topics, Up, dump
+from pinganling.services.broker import BrokerAddress
+from server.ingest.decode import Incoming
+
+log = logging.getLogger(__name__)
+
+TELEMETRY = (Up.ACC, Up.VITALS, Up.HEARTBEAT, Up.CMD_RESULT)
+# What a worker of each role subscribes to. Separate event workers keep alarms off the
+# telemetry's socket, thread and GIL: under CPU pressure they do not queue behind it.
+ROLES: dict[str, tuple[Up, ...]] = {"all": (Up.EVENT, *TELEMETRY), "events": (Up.EVENT,),
+                                    "telemetry": TELEMETRY}
+EVENT_SUFFIX = f"/up/{Up.EVENT.value}"
+
+
+class IngestClient:
+    """A persistent MQTT 5 session; routes events and telemetry to their own bounded queues."""
+
+    def __init__(self, broker: BrokerAddress, topics: Topics, client_id: str, group: str, *,
+                 events: queue.Queue[Incoming], telemetry: queue.Queue[Incoming],
+                 channels: tuple[Up, ...] = ROLES["all"],
+                 session_expiry_s: int = 3600, receive_maximum: int = 10_000) -> None:
+        self.broker, self.topics, self.group = broker, topics, group
+        self.events, self.telemetry, self.channels = events, telemetry, channels
+        self.generation = 0
+        self.connected = threading.Event()
+        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                  protocol=paho.MQTTv5, manual_ack=True)
+        if broker.username:
+            self.client.username_pw_set(broker.username, broker.password)
+        self.client.reconnect_delay_set(0.5, 10)
+        self.client.max_queued_messages_set(0)
+        self.client.max_inflight_messages_set(1000)  # app acks to many gateways at once
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
+        self._props = Properties(PacketTypes.CONNECT)
+        self._props.SessionExpiryInterval = session_expiry_s
+        # Messages in flight to us until their batch commits: without this Mosquitto allows
+        # its max_inflight_messages (20), i.e. ~100 msg/s per worker at 200 ms batches.
+        self._props.ReceiveMaximum = receive_maximum
+
+    def start(self) -> None:
+        self.client.connect_async(self.broker.host, self.broker.port, keepalive=30,
+                                  clean_start=False, properties=self._props)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_connect(self, client: paho.Client, _u: object, _f: object,
+                    rc: paho.ReasonCode, _p: object = None) -> None:
+        if rc.is_failure:
+            log.warning("ingest MQTT connect to %s refused: %s", self.broker.url, rc)
+            return
+        self.generation += 1
+        opts = SubscribeOptions(qos=1)
+        client.subscribe([(self.topics.shared_up(self.group, ch), opts) for ch in self.channels])
+
+    def _on_subscribe(self, client: paho.Client, _u: object, _mid: int,
+                      codes: list[paho.ReasonCode], _p: object = None) -> None:
+        failed = [str(c) for c in codes if c.is_failure]
+        if failed:
+            log.error("ingest: the broker refused the shared subscriptions: %s", failed)
+            return
+        self.connected.set()  # subscribed: from now on nothing published is missed
+        log.info("ingest %s connected to %s (group %s)", client._client_id.decode(),
+                 self.broker.url, self.group)
+
+    def _on_disconnect(self, _c: paho.Client, _u: object, _f: object,
+                       rc: paho.ReasonCode, _p: object = None) -> None:
+        self.connected.clear()
+        log.warning("ingest MQTT disconnected from %s: %s", self.broker.url, rc)
+
+    def _on_message(self, _c: paho.Client, _u: object, msg: paho.MQTTMessage) -> None:
+        item = Incoming(msg.topic, msg.payload, msg.mid, msg.qos, time.time(), self.generation)
+        (self.events if msg.topic.endswith(EVENT_SUFFIX) else self.telemetry).put(item)
+
+    # ------------------------------------------------------------------------------ acks
+
+    def puback(self, items: Iterable[Incoming]) -> None:
+        """Tell the broker these are stored (or rejected for good): it may forget them."""
+        generation = self.generation
+        for item in items:
+            if item.qos and item.generation == generation:
+                self.client.ack(item.mid, item.qos)
+            # an older connection's message is redelivered on this one and acked then
+
+    def app_ack(self, numbers: dict[str, list[int]]) -> None:
+        """The end-to-end ack: gateway ``gw`` may forget events ``numbers[gw]`` (committed)."""
+        for gw, ids in numbers.items():
+            for ack in Ack.batches(ids):
+                self.client.publish(self.topics.down(gw, Down.ACK), dump(ack), qos=1)
+
+
+def group_numbers(pairs: Iterable[tuple[str, int]]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = defaultdict(list)
+    for gw, n in pairs:
+        out[gw].append(n)
+    return dict(out)

@@ -1,0 +1,74 @@
+"""Runs N ingest worker processes and restarts any that dies (jittered backoff)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+
+from pinganling.backoff import Backoff
+from server.ingest.worker import CONNINFO_ENV
+from server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def worker_env(settings: Settings, conninfo: str) -> dict[str, str]:
+    """The environment a worker process reads its configuration from."""
+    env = {**os.environ, CONNINFO_ENV: conninfo}
+    for name in ("mqtt_host", "mqtt_port", "mqtt_username", "mqtt_password", "mqtt_root",
+                 "ingest_group", "ingest_batch_rows", "ingest_queue", "node_id"):
+        value = getattr(settings, name)
+        if value is not None:
+            env[f"PINGANLING_{name.upper()}"] = str(value)
+    env["PINGANLING_INGEST_MAX_AGE"] = f"PT{settings.ingest_max_age.total_seconds()}S"
+    return env
+
+
+class IngestPool:
+    """``await run()`` keeps ``settings.ingest_workers`` processes alive until cancelled."""
+
+    def __init__(self, settings: Settings, conninfo: str) -> None:
+        self.workers = [("events", i) for i in range(settings.ingest_event_workers)] + [
+            ("telemetry", i) for i in range(settings.ingest_workers)]
+        self.env = worker_env(settings, conninfo)
+        self.procs: dict[tuple[str, int], asyncio.subprocess.Process] = {}
+        self.restarts = 0
+
+    async def run(self) -> None:
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for role, index in self.workers:
+                    tg.create_task(self._keep(role, index), name=f"ingest-{role}-{index}")
+        finally:
+            await self.stop()
+
+    async def _keep(self, role: str, index: int) -> None:
+        backoff = Backoff(initial=0.5, maximum=30.0)
+        while True:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "server.ingest.worker", "--role", role, "--index",
+                str(index), env=self.env, stdin=asyncio.subprocess.DEVNULL)
+            self.procs[(role, index)] = proc
+            log.info("ingest %s worker %d started (pid %d)", role, index, proc.pid)
+            code = await proc.wait()
+            self.restarts += 1
+            log.error("ingest %s worker %d exited with %s; restarting", role, index, code)
+            await asyncio.sleep(backoff.next())
+
+    async def stop(self) -> None:
+        procs = [p for p in self.procs.values() if p.returncode is None]
+        for p in procs:
+            with contextlib.suppress(ProcessLookupError):
+                p.terminate()
+        for p in procs:
+            try:
+                await asyncio.wait_for(p.wait(), 15)
+            except TimeoutError:
+                p.kill()
+                await p.wait()
+
+    def alive(self) -> int:
+        return sum(1 for p in self.procs.values() if p.returncode is None)

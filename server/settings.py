@@ -1,0 +1,110 @@
+"""Server settings from the environment (prefix ``PINGANLING_``), built at start-up.
+
+Nothing here runs at import: call ``Settings()`` in the application's lifespan. Durations
+are ISO 8601 (``PT72H``, ``P400D``) or ``[D days, ]HH:MM:SS``.
+"""
+
+from __future__ import annotations
+
+import socket
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pinganling.contract import DEFAULT_ROOT, Topics
+from pinganling.services.broker import BrokerAddress
+from server.store.config import BackendChoice, StoreConfig
+
+
+class Settings(BaseSettings):
+    """Typed server configuration; see README for each variable."""
+
+    model_config = SettingsConfigDict(env_prefix="PINGANLING_", frozen=True, extra="ignore")
+
+    # --- database
+    database_url: str | None = Field(
+        default=None,
+        description="libpq URL or conninfo; unset: the local server at 127.0.0.1:5432 "
+                    "(database 'pinganling'), else a private cluster under data_dir",
+    )
+    database_schema: str | None = Field(
+        default=None, description="schema to keep every table in (search_path); unset: "
+                                  "the URL's own search_path, usually public")
+    data_dir: Path = Path("var")
+    db_pool_min: int = Field(default=1, ge=0)
+    db_pool_max: int = Field(default=8, ge=1)
+    storage_backend: BackendChoice = BackendChoice.AUTO
+
+    # --- HTTP
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+
+    # --- MQTT and ingest
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 1883
+    mqtt_username: str | None = None
+    mqtt_password: str | None = None
+    mqtt_root: str = Field(default=DEFAULT_ROOT, description="topic root of the contract")
+    ingest_workers: int = Field(default=2, ge=1, description="telemetry ingest processes on "
+                                "one shared subscription")
+    ingest_event_workers: int = Field(default=1, ge=1, description="event (alarm) ingest "
+                                      "processes, apart from telemetry")
+    ingest_group: str = "ingest"
+    node_id: str = Field(default_factory=lambda: socket.gethostname().split(".")[0].lower()[:32],
+                         pattern=r"^[A-Za-z0-9_.-]{1,32}$", description="this server node's "
+                         "name, part of its MQTT client ids (default: the host name)")
+    ingest_batch_rows: int = Field(default=2000, ge=1)
+    ingest_max_age: timedelta = timedelta(milliseconds=200)
+    ingest_queue: int = Field(default=20_000, ge=100, description="per-worker bound; a full "
+                              "queue stops reading from the broker (back-pressure)")
+
+    # --- retention and housekeeping
+    acc_retention: timedelta = timedelta(hours=72)
+    vitals_retention: timedelta = timedelta(days=400)
+    activity_retention: timedelta = timedelta(days=400)
+    device_health_retention: timedelta = timedelta(days=400)
+    rollup_retention: timedelta | None = None
+    acc_compress_after: timedelta = timedelta(days=1)
+    compress_after: timedelta = timedelta(days=7)
+    acc_partitions_ahead: int = Field(default=6, ge=1)
+    partitions_ahead: int = Field(default=2, ge=1)
+    maintenance_every: timedelta = timedelta(minutes=5)
+    supervision_every: timedelta = timedelta(seconds=15)
+
+    # --- alerts
+    alert_unclaimed: timedelta = Field(default=timedelta(seconds=60), description="P1/P2 not "
+                                       "claimed within this are escalated to supervisors")
+    alert_remind: timedelta = Field(default=timedelta(minutes=15), description="claimed but "
+                                    "unresolved this long: the holder is reminded")
+    gateway_offline_grace: timedelta = Field(default=timedelta(minutes=2), description="a "
+                                             "gateway offline this long opens a P3 alert")
+    escalation_every: timedelta = timedelta(seconds=1)
+
+    # --- detectors
+    detectors: bool = Field(default=True, description="run the fall / vital-sign / inactivity "
+                            "detectors in this server process")
+    detector_every: timedelta = timedelta(seconds=1)
+    maintenance_lock_timeout: timedelta = timedelta(seconds=2)
+
+    def broker(self) -> BrokerAddress:
+        return BrokerAddress(self.mqtt_host, self.mqtt_port, self.mqtt_username,
+                             self.mqtt_password)
+
+    def topics(self) -> Topics:
+        return Topics(self.mqtt_root)
+
+    def store_config(self) -> StoreConfig:
+        return StoreConfig(
+            acc_retention=self.acc_retention,
+            vitals_retention=self.vitals_retention,
+            activity_retention=self.activity_retention,
+            device_health_retention=self.device_health_retention,
+            rollup_retention=self.rollup_retention,
+            acc_compress_after=self.acc_compress_after,
+            compress_after=self.compress_after,
+            acc_partitions_ahead=self.acc_partitions_ahead,
+            partitions_ahead=self.partitions_ahead,
+            lock_timeout=self.maintenance_lock_timeout,
+        )

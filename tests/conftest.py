@@ -1,0 +1,3 @@
+"""Shared fixtures: brokers (fixtures/broker.py) and databases (fixtures/database.py)."""
+
+pytest_plugins = ["tests.fixtures.broker", "tests.fixtures.database", "tests.fixtures.world"]

@@ -1,0 +1,58 @@
+"""The database goes away during ingest: nothing is acknowledged meanwhile, nothing is lost."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+import psycopg
+
+from pinganling.contract import Topics
+from pinganling.services.broker import BrokerAddress
+from pinganling.services.postgres import PrivateCluster
+from server.ingest.worker import IngestWorker, WorkerConfig
+from server.store import apply_migrations
+from tests.fixtures.ingest import FakeGateways, make_event
+from tests.fixtures.waiting import eventually_sync
+
+GW = "gw-dbdown-0001"
+
+
+def test_database_restart_during_ingest_loses_no_alarm(
+        mqtt_broker: BrokerAddress, topics: Topics) -> None:
+    data = Path(tempfile.mkdtemp(prefix="pinganling-pg-restart-"))
+    cluster = PrivateCluster(data, extra=("fsync = off",)).start()
+    worker = pub = None
+    try:
+        url = cluster.create_database("ingest")
+        with psycopg.connect(url, autocommit=True) as conn:
+            apply_migrations(conn)
+            conn.execute("INSERT INTO gateways (id) VALUES (%s)", (GW,))
+        worker = IngestWorker(WorkerConfig(mqtt_broker, topics, url,
+                                           group=f"g{uuid.uuid4().hex[:8]}")).start()
+        pub = FakeGateways(mqtt_broker, topics)
+        assert worker.client.connected.wait(10)
+        for n in range(1, 51):
+            pub.event(make_event(GW, n))
+        eventually_sync(lambda: pub.acked_count(GW) == 50, what="50 acks before the outage")
+
+        cluster.stop()
+        for n in range(51, 101):
+            pub.event(make_event(GW, n))
+        eventually_sync(lambda: worker.counters()["db_retries"] > 0, what="a failed write")
+        assert pub.acked_count(GW) == 50, "nothing is acknowledged while it is not stored"
+
+        cluster.start()
+        eventually_sync(lambda: pub.acked_count(GW) == 100, 60, "100 acks after the restart")
+        with psycopg.connect(url) as conn:
+            stored = conn.execute("SELECT count(*), count(DISTINCT n) FROM events").fetchone()
+        assert stored == (100, 100)
+    finally:
+        if pub:
+            pub.close()
+        if worker:
+            worker.stop()
+        cluster.stop()
+        shutil.rmtree(data, ignore_errors=True)

@@ -1,0 +1,170 @@
+"""Migrations: versions recorded with checksums, idempotent, serialised across processes."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from pinganling import contract
+from server.store import (
+    CARE_TAGS,
+    Backend,
+    BackendChoice,
+    BackendMismatch,
+    ChecksumMismatch,
+    apply_migrations,
+    schema_backend,
+    schema_conninfo,
+)
+from server.store.migrations import load_migrations
+from tests.fixtures.database import DbSchema
+
+SQL_DIR = Path(str(resources.files("server.store.sql")))
+TABLES = {"regions", "homes", "residents", "contacts", "gateways", "gateway_presence",
+          "devices", "events", "acc_blocks", "vitals", "activity_minute", "device_health",
+          "schema_migrations"}
+
+
+@pytest.fixture
+def empty_schema(database_url: str) -> Any:
+    name = "t_empty_" + secrets.token_hex(4)
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+    yield schema_conninfo(database_url, name)
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+
+
+def test_applies_every_version_once_and_records_it(empty_schema: str) -> None:
+    expected = list(load_migrations())
+    with psycopg.connect(empty_schema) as conn:
+        assert apply_migrations(conn, BackendChoice.PLAIN) == expected
+        assert apply_migrations(conn, BackendChoice.PLAIN) == []
+        rows = conn.execute("SELECT version, name, backend, checksum FROM schema_migrations"
+                            " ORDER BY version").fetchall()
+    files = load_migrations()
+    assert [r[0] for r in rows] == expected
+    for version, name, backend, checksum in rows:
+        migration = files[version].get(None) or files[version][Backend(backend)]
+        assert (name, checksum) == (migration.name, migration.checksum)
+
+
+def test_everything_lands_in_the_search_path_schema(plain_schema: DbSchema) -> None:
+    with plain_schema.connect() as conn:
+        tables = {r[0] for r in conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = %s AND c.relkind IN ('r', 'p')", (plain_schema.name,))}
+    assert tables >= TABLES
+
+
+def test_refuses_when_an_applied_file_changed(empty_schema: str, tmp_path: Path) -> None:
+    source = tmp_path / "sql"
+    shutil.copytree(SQL_DIR, source)
+    with psycopg.connect(empty_schema) as conn:
+        apply_migrations(conn, BackendChoice.PLAIN, source=source)
+        core = source / "0001_core.sql"
+        core.write_text(core.read_text() + "\n-- edited after it was applied\n")
+        with pytest.raises(ChecksumMismatch, match="0001"):
+            apply_migrations(conn, BackendChoice.PLAIN, source=source)
+
+
+def test_applies_only_new_versions(empty_schema: str, tmp_path: Path) -> None:
+    source = tmp_path / "sql"
+    shutil.copytree(SQL_DIR, source)
+    with psycopg.connect(empty_schema) as conn:
+        apply_migrations(conn, BackendChoice.PLAIN, source=source)
+        (source / "0099_probe.sql").write_text("CREATE TABLE probe (id int);")
+        assert apply_migrations(conn, BackendChoice.PLAIN, source=source) == [99]
+        assert conn.execute("SELECT to_regclass('probe') IS NOT NULL").fetchone() == (True,)
+
+
+def test_failed_migration_leaves_no_trace(empty_schema: str, tmp_path: Path) -> None:
+    source = tmp_path / "sql"
+    shutil.copytree(SQL_DIR, source)
+    (source / "0099_broken.sql").write_text("CREATE TABLE half (id int); SELECT 1/0;")
+    with psycopg.connect(empty_schema) as conn:
+        with pytest.raises(Exception, match="0099"):
+            apply_migrations(conn, BackendChoice.PLAIN, source=source)
+        assert conn.execute("SELECT to_regclass('half')").fetchone() == (None,)
+        versions = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+    assert 99 not in versions
+    assert versions == set(load_migrations())
+
+
+def test_two_processes_at_once_apply_each_version_exactly_once(empty_schema: str) -> None:
+    barrier = threading.Barrier(2)
+    results: list[list[int]] = []
+
+    def start() -> None:  # an exception here fails the test (pytest reports thread errors)
+        with psycopg.connect(empty_schema) as conn:
+            barrier.wait()
+            results.append(apply_migrations(conn, BackendChoice.PLAIN))
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results, key=len) == [[], list(load_migrations())]
+
+
+def test_recorded_backend_is_kept(plain_schema: DbSchema) -> None:
+    with plain_schema.connect(autocommit=True) as conn:
+        assert schema_backend(conn) is Backend.PLAIN
+        assert apply_migrations(conn) == []  # auto follows the recorded choice
+        with pytest.raises(BackendMismatch):
+            apply_migrations(conn, BackendChoice.TIMESCALE)
+
+
+def test_care_tags_are_checked_against_the_allowed_set(plain_db: psycopg.Connection[Any]) -> None:
+    definition = plain_db.execute(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+        " WHERE conname = 'residents_care_tags_allowed'"
+        " AND connamespace = current_schema()::regnamespace").fetchone()
+    assert definition is not None
+    assert set(re.findall(r"'([^']+)'::text", definition[0])) == CARE_TAGS
+    region = plain_db.execute("INSERT INTO regions (name, level) VALUES ('街道一', '街道')"
+                              " RETURNING id").fetchone()
+    assert region is not None
+    home = plain_db.execute("INSERT INTO homes (region_id, address) VALUES (%s, '1号')"
+                            " RETURNING id", region).fetchone()
+    assert home is not None
+    plain_db.execute("INSERT INTO residents (home_id, name, care_tags) VALUES (%s, '王', %s)",
+                     (home[0], ["高龄", "独居"]))
+    with pytest.raises(psycopg.errors.CheckViolation):
+        plain_db.execute("INSERT INTO residents (home_id, name, care_tags) VALUES (%s, '李', %s)",
+                         (home[0], ["高龄", "VIP"]))
+
+
+def test_gateway_id_check_is_the_contract_pattern(plain_db: psycopg.Connection[Any]) -> None:
+    definition = plain_db.execute(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+        " WHERE conname = 'gateways_id_format'"
+        " AND connamespace = current_schema()::regnamespace").fetchone()
+    assert definition is not None
+    assert contract.GATEWAY_ID_RE.pattern in definition[0]
+
+
+def _table_bodies(text: str) -> dict[str, str]:
+    bodies = re.findall(r"CREATE TABLE (\w+) \((.*?)\n\)", text, flags=re.S)
+    return {name: body for name, body in bodies}
+
+
+def test_time_series_columns_match_on_both_backends() -> None:
+    plain = _table_bodies((SQL_DIR / "0002_timeseries.plain.sql").read_text())
+    timescale = _table_bodies((SQL_DIR / "0002_timeseries.timescale.sql").read_text())
+    shared = {"acc_blocks", "vitals", "activity_minute", "device_health"}
+    assert shared <= plain.keys()
+    assert shared <= timescale.keys()
+    for table in shared:
+        assert plain[table] == timescale[table], table
