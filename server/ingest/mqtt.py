@@ -23,6 +23,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from pinganling.contract import Ack, Down, Topics, Up, dump
 from pinganling.services.broker import BrokerAddress
 from server.ingest.decode import Incoming
+from server.ingest.lean import LeanClient
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,9 @@ class IngestClient:
         self.events, self.telemetry, self.channels = events, telemetry, channels
         self.generation = 0
         self.connected = threading.Event()
-        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  protocol=paho.MQTTv5, manual_ack=True)
+        self.client = LeanClient(paho.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                 protocol=paho.MQTTv5, manual_ack=True,
+                                 on_publish_fast=self._on_publish)
         if broker.username:
             self.client.username_pw_set(broker.username, broker.password)
         self.client.reconnect_delay_set(0.5, 10)
@@ -96,8 +98,11 @@ class IngestClient:
         log.warning("ingest MQTT disconnected from %s: %s", self.broker.url, rc)
 
     def _on_message(self, _c: paho.Client, _u: object, msg: paho.MQTTMessage) -> None:
-        item = Incoming(msg.topic, msg.payload, msg.mid, msg.qos, time.time(), self.generation)
-        (self.events if msg.topic.endswith(EVENT_SUFFIX) else self.telemetry).put(item)
+        self._on_publish(msg.topic, msg.payload, msg.mid, msg.qos)
+
+    def _on_publish(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+        item = Incoming(topic, payload, mid, qos, time.time(), self.generation)
+        (self.events if topic.endswith(EVENT_SUFFIX) else self.telemetry).put(item)
 
     # ------------------------------------------------------------------------------ acks
 
