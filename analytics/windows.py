@@ -162,15 +162,18 @@ class Ring:
     def write(self, rows: I64, acc: FA, s2: FA, bad: I64, bad_ok: B) -> None:
         """Append ``m`` samples to each of ``rows``: acc (k, m, 3) and their |a|² (k, m).
         ``bad`` indexes (into ``rows``) the rows with invalid samples, ``bad_ok`` (len, m) their
-        validity; every other sample is valid. Contiguous rows at one column take a slice."""
+        validity; every other sample is valid. Contiguous rows at one column take slices."""
         m = acc.shape[1]
         n0 = self.n[rows]
         col = (n0 + self.off[rows]) % self.capacity
         c0 = int(col[0]) if len(col) else 0
-        if _contiguous(rows) and c0 + m <= self.capacity and bool((col == c0).all()):
+        if _contiguous(rows) and bool((col == c0).all()):
             rs = slice(int(rows[0]), int(rows[-1]) + 1)
-            self.acc[rs, c0 : c0 + m] = acc
-            self.s2[rs, c0 : c0 + m] = s2
+            a = min(m, self.capacity - c0)  # up to the end of the ring, the rest from its start
+            self.acc[rs, c0 : c0 + a] = acc[:, :a]
+            self.s2[rs, c0 : c0 + a] = s2[:, :a]
+            self.acc[rs, : m - a] = acc[:, a:]
+            self.s2[rs, : m - a] = s2[:, a:]
         else:
             cols = self._cols(col, m)
             self.acc[rows[:, None], cols] = acc

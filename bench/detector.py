@@ -183,12 +183,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--devices", type=int, default=10_000)
     ap.add_argument("--seconds", type=int, default=0)
     ap.add_argument("--baseline-devices", type=int, default=0)
-    ap.add_argument("--repeat", type=int, default=3, help="best of this many runs of each")
+    ap.add_argument("--repeat", type=int, default=5, help="best of this many runs of each")
     ap.add_argument("--vigorous", type=float, default=0.08,
                     help="share of devices in vigorous arm movement (candidate load)")
     args = ap.parse_args(argv)
     seconds = args.seconds or (12 if args.quick else 60)
-    base_n = args.baseline_devices or (60 if args.quick else 200)
+    base_n = args.baseline_devices or (150 if args.quick else 300)
     x = synth(args.devices, seconds, vigorous=args.vigorous)
     sub = x[:base_n]
     t_b = t_n = float("inf")

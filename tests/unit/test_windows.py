@@ -117,3 +117,17 @@ def test_ring_validity_is_cleared_once_a_bad_sample_is_overwritten() -> None:
         ring.write(np.arange(1), acc, sumsq(acc), NONE, NONE_OK)
     cols = ring.columns(np.arange(1), np.array([4]), 8)
     assert ring.take_ok(np.arange(1), cols).all()
+
+
+def test_ring_slice_writes_across_the_end_keep_every_sample() -> None:
+    ring = Ring(4, 16)  # contiguous rows at one column: the slice path, wrapping every few blocks
+    rows = np.arange(4)
+    ring.fill(rows, np.tile([0.0, 0.0, 1.0], (4, 1)))
+    for step in range(6):
+        j = np.arange(step * 7, step * 7 + 7, dtype=np.float32)
+        acc = (j[None, :, None] + 100 * rows[:, None, None]).repeat(3, axis=2).astype(np.float32)
+        ring.write(rows, acc, sumsq(acc), NONE, NONE_OK)
+        got = ring.take_acc(rows, ring.columns(rows, np.full(4, step * 7), 7))
+        np.testing.assert_array_equal(got, acc)
+        np.testing.assert_array_equal(ring.take_s2(rows, ring.columns(rows, np.full(4, step * 7),
+                                                                        7)), sumsq(acc))
