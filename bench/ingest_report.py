@@ -124,6 +124,12 @@ def report(wearables: int, quick: bool, ceiling: dict[str, float], phases: dict[
         result["baseline_2_subscribers_messages_per_s"] = round(phases["naive_2"].acc_per_s)
     if "ingest_1w" in phases:
         result["one_worker_messages_per_s"] = round(phases["ingest_1w"].acc_per_s)
+    if "capacity" in phases:  # offered beyond the target: what the box carries at most
+        cap = phases["capacity"]
+        result["capacity_offered_messages_per_s"] = round(cap.offered["acc"])
+        result["capacity_messages_per_s"] = round(cap.acc_per_s)
+        result["capacity_ratio"] = (round(cap.acc_per_s / naive.acc_per_s, 1)
+                                    if naive.acc_per_s else None)
     for p in phases.values():
         if p.profile:
             result["worker_profile"] = p.profile

@@ -40,6 +40,7 @@ def test_a_fall_by_keyboard_in_english_then_found_in_history(
     expect(page.get_by_test_id("tab-queue")).to_contain_text("Queue")
     expect(trace).to_contain_text("fall")
     expect(row(page, fall)).to_contain_text("Open")
+    expect(detail.locator("span.tag")).to_have_text(["aged 80+", "lives alone"])
     page.screenshot(path=artifacts / "console-fall-en.png")
 
     page.keyboard.press("?")

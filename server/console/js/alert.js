@@ -363,7 +363,7 @@ function residentBlock(r, d) {
     h("div.person-main", {},
       h("div.name-row", {}, h("span.name", { testid: "resident-name" }, r.name),
         facts ? h("span.muted", {}, facts) : null,
-        ...(r.care_tags || []).map((tag) => h("span.tag", {}, tag))),
+        ...(r.care_tags || []).map((tag) => h("span.tag", { title: tag }, label("tag", tag)))),
       h("dl.facts", {},
         fact(t("resident.address"), d.home?.address || d.address, "resident-address"),
         r.phone ? fact(t("resident.phone"), r.phone) : null,
