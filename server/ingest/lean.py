@@ -9,7 +9,8 @@ half of an ingest worker's CPU per message (profile in ``bench/README.md``). Thi
 - decodes plain QoS 1 PUBLISH packets (no properties, not retained) itself and passes
   ``(topic, payload, mid, qos)`` to ``on_publish_fast``; everything else takes paho's general path.
 
-It relies on three of paho's internal hooks (``_sock_recv``, ``_handle_publish``, ``loop_read``),
+``ack_many`` PUBACKs a batch of messages in one write. It relies on four of paho's internal hooks
+(``_sock_recv``, ``_handle_publish``, ``loop_read``, ``_packet_queue``),
 so paho is pinned below its next major version and ``tests/unit/test_ingest_lean.py`` checks the
 decoding against paho's own on every packet shape it handles.
 """
@@ -17,6 +18,7 @@ decoding against paho's own on every packet shape it handles.
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +28,7 @@ from paho.mqtt.enums import MQTTErrorCode
 log = logging.getLogger(__name__)
 
 CHUNK = 256 * 1024
+_PUBACK = struct.Struct("!BBH")  # PUBACK, remaining length 2, packet id: success
 FastHandler = Callable[[str, bytes, int, int], None]
 
 
@@ -58,6 +61,13 @@ class LeanClient(paho.Client):
         while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and self._buffered():
             rc = super().loop_read(1)
         return rc
+
+    def ack_many(self, mids: list[int]) -> None:
+        """PUBACK QoS 1 messages ``mids`` (received with ``manual_ack``) in one queued write:
+        paho's ``ack`` queues and wakes its network thread once per message."""
+        if mids:
+            packet = b"".join([_PUBACK.pack(0x40, 2, mid) for mid in mids])
+            self._packet_queue(0x40, packet, 0, 1)
 
     def _handle_publish(self) -> MQTTErrorCode:
         decoded = decode_plain_publish(self._in_packet["command"], self._in_packet["packet"])

@@ -109,10 +109,9 @@ class IngestClient:
     def puback(self, items: Iterable[Incoming]) -> None:
         """Tell the broker these are stored (or rejected for good): it may forget them."""
         generation = self.generation
-        for item in items:
-            if item.qos and item.generation == generation:
-                self.client.ack(item.mid, item.qos)
-            # an older connection's message is redelivered on this one and acked then
+        # an older connection's message is redelivered on this one and acked then
+        self.client.ack_many([item.mid for item in items
+                              if item.qos == 1 and item.generation == generation])
 
     def app_ack(self, numbers: dict[str, list[int]]) -> None:
         """The end-to-end ack: gateway ``gw`` may forget events ``numbers[gw]`` (committed)."""

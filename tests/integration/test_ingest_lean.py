@@ -2,7 +2,8 @@
 
 Bursts larger than its read buffer, packets split across reads, messages with MQTT 5 properties,
 QoS 0 and retained ones (paho's general path) all reach the handler with the right payloads,
-without waiting for more traffic; PUBACKs sent with ``ack`` end the broker's redelivery.
+without waiting for more traffic; PUBACKs sent in batches with ``ack_many`` end the broker's
+redelivery.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class Receiver:
 
     def __init__(self, broker: BrokerAddress, root: str, client_id: str) -> None:
         self.got: list[tuple[str, bytes, int, str]] = []  # topic, payload, qos, path
+        self.unacked: list[int] = []
         self.lock = threading.Lock()
         self.subscribed = threading.Event()
         self.client = LeanClient(paho.CallbackAPIVersion.VERSION2, client_id=client_id,
@@ -34,6 +36,7 @@ class Receiver:
         self.client.on_subscribe = lambda *_: self.subscribed.set()
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 300
+        props.ReceiveMaximum = 10_000  # as the ingest: all of the burst in flight, unacked
         self.client.connect(broker.host, broker.port, clean_start=False, properties=props)
         self.client.loop_start()
         assert self.subscribed.wait(10)
@@ -41,12 +44,19 @@ class Receiver:
     def _fast(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
         with self.lock:
             self.got.append((topic, payload, qos, "lean"))
-        self.client.ack(mid, qos)
+            self.unacked.append(mid)
 
     def _general(self, _c: paho.Client, _u: object, msg: paho.MQTTMessage) -> None:
         with self.lock:
             self.got.append((msg.topic, msg.payload, msg.qos, "paho"))
         self.client.ack(msg.mid, msg.qos)
+
+    def ack_all(self) -> None:
+        """PUBACK what the lean path received, in batches as the ingest's writers do."""
+        with self.lock:
+            mids, self.unacked = self.unacked, []
+        for i in range(0, len(mids), 500):
+            self.client.ack_many(mids[i:i + 500])
 
     def count(self) -> int:
         with self.lock:
@@ -81,12 +91,14 @@ def test_every_packet_shape_arrives_once_and_acked_messages_are_not_redelivered(
             pub.publish(topic, payload, qos=qos, properties=props).wait_for_publish(10)
         eventually_sync(lambda: rx.count() >= len(sent), 20, "every message")
         assert sorted(rx.got) == sorted(sent)
+        rx.ack_all()
         # ordered per topic as published (MQTT's ordering guarantee holds through our buffer)
         acc0 = [p for t, p, _q, _w in rx.got if t == f"{root}/acc/0"]
         assert acc0 == [p for t, p, _q, _w in sent if t == f"{root}/acc/0"]
     finally:
         rx.close()
-    # every QoS 1 message was PUBACKed: the session holds nothing for a reconnect
+    # every QoS 1 message was PUBACKed (before the DISCONNECT, in order on the socket): the
+    # session holds nothing for a reconnect
     pub.publish(f"{root}/marker", b"end", qos=1).wait_for_publish(10)
     again = Receiver(mqtt_broker, root, client_id)
     try:
