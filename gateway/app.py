@@ -191,7 +191,7 @@ class Gateway:
             self.counters["ble_link_lost"] += 1
             if self.clock() - started > 30:
                 backoff.reset()
-            await asyncio.sleep(backoff.next())
+            await backoff.sleep()
 
     def _acc_block(self, block: AccBlock) -> None:
         self.registry.seen(block.device)

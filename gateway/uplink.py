@@ -33,6 +33,7 @@ from pinganling.contract import (
     dump,
     parse,
 )
+from pinganling.tasks import until_first_ends
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ class Uplink:
                 self.connected.clear()
                 self._inflight.clear()
                 self._sent_at.clear()
-            await asyncio.sleep(backoff.next())
+            await backoff.sleep()
 
     async def _say_offline(self, client: aiomqtt.Client) -> None:
         """On a clean stop the broker sends no LWT: publish the offline status ourselves."""
@@ -117,9 +118,11 @@ class Uplink:
         self.counters["mqtt_connects"] += 1
         log.info("MQTT connected to %s:%d as %s", self.settings.mqtt.host,
                  self.settings.mqtt.port, gw)
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._receive(client), name="uplink-receive")
-            tg.create_task(self._pump(client, tg), name="uplink-pump")
+        publishing: set[asyncio.Task[None]] = set()
+        await until_first_ends(
+            asyncio.create_task(self._receive(client), name="uplink-receive"),
+            asyncio.create_task(self._pump(client, publishing), name="uplink-pump"),
+            also=publishing)
 
     async def publish(self, channel: Up, payload: bytes, qos: int = 1) -> bool:
         """Publish outside the outbox (heartbeats, command results); False when offline."""
@@ -135,7 +138,7 @@ class Uplink:
 
     # ------------------------------------------------------------------------------ outbox pump
 
-    async def _pump(self, client: aiomqtt.Client, tg: asyncio.TaskGroup) -> None:
+    async def _pump(self, client: aiomqtt.Client, publishing: set[asyncio.Task[None]]) -> None:
         window = asyncio.Semaphore(self.settings.inflight)
         while True:
             self._flush_published()
@@ -150,13 +153,9 @@ class Uplink:
                     self._sent_at[item.n] = now
                 await window.acquire()
                 self._inflight.add(item.n)
-                publishing = self._publish_item(client, item, window)
-                try:
-                    tg.create_task(publishing)
-                except RuntimeError:  # the session is ending (link lost): stop pumping
-                    publishing.close()
-                    window.release()
-                    return
+                task = asyncio.create_task(self._publish_item(client, item, window))
+                publishing.add(task)
+                task.add_done_callback(publishing.discard)
 
     async def _sleep_until_due(self) -> None:
         self._wake.clear()

@@ -100,6 +100,10 @@ class Topics:
             return f"$share/{group}/{self.all_up()}"
         return f"$share/{group}/{self.root}/gw/+/up/{channel.value}"
 
+    def server_sync(self, client_id: str) -> str:
+        """Nobody subscribes: a server client's QoS 1 publish here is a round trip to the broker."""
+        return f"{self.root}/server/{client_id}/sync"
+
     def all_of(self, channel: Up) -> str:
         """One uplink channel of every gateway (not shared: each subscriber gets all)."""
         return f"{self.root}/gw/+/up/{channel.value}"

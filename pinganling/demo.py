@@ -26,9 +26,11 @@ from firmware_sim.scenarios import Report, Scenario, ScenarioRunner, find_scenar
 from gateway.app import Gateway
 from gateway.settings import GatewaySettings, MqttSettings
 from gateway.transports.ble import MemoryBle
+from pinganling.backoff import stop_if_cancelled
 from pinganling.demo_world import HOMES, HomeProfile, device_uid, seed
 from pinganling.services.broker import BrokerAddress, local_or_private
 from pinganling.services.system import free_port, reachable
+from pinganling.tasks import until_first_ends
 from server.app import create_app
 from server.settings import Settings
 
@@ -111,6 +113,7 @@ async def _home(home: HomeProfile, scenario: Scenario, broker: BrokerAddress,
             await _play_home(home, scenario, broker, settings, state, args)
         except Exception:  # a home's outer edge: say which home and why
             log.exception("simulated home %s failed; restarting it in 5 s", home.gateway)
+        stop_if_cancelled()
         await asyncio.sleep(5)
 
 
@@ -129,15 +132,17 @@ async def _play_home(home: HomeProfile, scenario: Scenario, broker: BrokerAddres
         if report.notable and not args.quiet:
             print(f"  {home.gateway} {report}", flush=True)
 
+    async def play() -> None:
+        await gateway.uplink.connected.wait()
+        await gateway.serial[0].connected.wait()  # pyserial drops what came before it opened
+        while True:  # in real time: wearables stream as they do on a wrist
+            await ScenarioRunner(scenario, link=pty, ble_sink=ble.notify,
+                                 speed=args.speed or 1.0, start=parse_clock(home.start),
+                                 on_report=show).run()
+
     try:
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(gateway.run())
-            await gateway.uplink.connected.wait()
-            await gateway.serial[0].connected.wait()  # pyserial drops what came before it opened
-            while True:  # in real time: wearables stream as they do on a wrist
-                await ScenarioRunner(scenario, link=pty, ble_sink=ble.notify,
-                                     speed=args.speed or 1.0, start=parse_clock(home.start),
-                                     on_report=show).run()
+        await until_first_ends(asyncio.create_task(gateway.run(), name=home.gateway),
+                               asyncio.create_task(play(), name=f"{home.gateway} devices"))
     finally:
         pty.close()
 

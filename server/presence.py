@@ -50,7 +50,7 @@ class PresenceListener:
             except aiomqtt.MqttError as exc:
                 self.subscribed.clear()
                 log.warning("presence: MQTT %s: %s", self.broker.url, exc)
-            await asyncio.sleep(backoff.next())
+            await backoff.sleep()
 
     async def _handle(self, topic: str, payload: object) -> None:
         raw = payload if isinstance(payload, bytes) else b""

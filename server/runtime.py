@@ -21,6 +21,7 @@ import httpx
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from pinganling.backoff import stop_if_cancelled
 from pinganling.contract import Status
 from pinganling.services.postgres import PrivateCluster
 from server import database
@@ -170,4 +171,5 @@ class Runtime:
                 await job()
             except Exception:  # a periodic job's outer edge: log with context and carry on
                 log.exception("%s failed; retrying in %.0f s", what, seconds)
+            stop_if_cancelled()
             await asyncio.sleep(seconds)

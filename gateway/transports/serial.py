@@ -51,7 +51,7 @@ class SerialTransport:
                 if self.port is not None:
                     self.port.close()
                     self.port = None
-            await asyncio.sleep(self.reopen.next())
+            await self.reopen.sleep()
 
     async def _pump(self, port: serial.SerialBase) -> None:
         try:

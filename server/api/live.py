@@ -59,7 +59,7 @@ class Fanout:
             except psycopg.OperationalError as exc:
                 log.warning("live feed: LISTEN connection lost: %s", exc)
             self.listening.clear()
-            await asyncio.sleep(backoff.next())
+            await backoff.sleep()
 
 
 def _user_for(ws: WebSocket, pool: Any) -> User | None:

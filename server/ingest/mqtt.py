@@ -8,6 +8,7 @@ the back-pressure: the broker keeps the rest.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -43,9 +44,11 @@ class IngestClient:
                  channels: tuple[Up, ...] = ROLES["all"],
                  session_expiry_s: int = 3600, receive_maximum: int = 10_000) -> None:
         self.broker, self.topics, self.group = broker, topics, group
+        self.client_id = client_id
         self.events, self.telemetry, self.channels = events, telemetry, channels
         self.generation = 0
         self.connected = threading.Event()
+        self.disconnected = threading.Event()
         self.client = LeanClient(paho.CallbackAPIVersion.VERSION2, client_id=client_id,
                                  protocol=paho.MQTTv5, manual_ack=True,
                                  on_publish_fast=self._on_publish)
@@ -70,7 +73,17 @@ class IngestClient:
         self.client.loop_start()
 
     def stop(self) -> None:
-        self.client.disconnect()
+        """Disconnect once the broker has processed the PUBACKs sent before, so a clean stop
+        leaves it nothing to redeliver. Mosquitto (2.0.11 here) drops PUBACKs that arrive just
+        before a DISCONNECT; it handles a connection's packets in order, so the PUBACK of one
+        QoS 1 publish after them says it has seen them all."""
+        if self.connected.is_set():
+            sync = self.client.publish(self.topics.server_sync(self.client_id), b"", qos=1)
+            with contextlib.suppress(RuntimeError, ValueError):
+                sync.wait_for_publish(5)
+        self.disconnected.clear()
+        if self.client.disconnect() == paho.MQTTErrorCode.MQTT_ERR_SUCCESS:
+            self.disconnected.wait(5)
         self.client.loop_stop()
 
     def _on_connect(self, client: paho.Client, _u: object, _f: object,
@@ -95,7 +108,9 @@ class IngestClient:
     def _on_disconnect(self, _c: paho.Client, _u: object, _f: object,
                        rc: paho.ReasonCode, _p: object = None) -> None:
         self.connected.clear()
-        log.warning("ingest MQTT disconnected from %s: %s", self.broker.url, rc)
+        self.disconnected.set()
+        level = logging.WARNING if rc.is_failure else logging.INFO  # ours: a requested stop
+        log.log(level, "ingest MQTT disconnected from %s: %s", self.broker.url, rc)
 
     def _on_message(self, _c: paho.Client, _u: object, msg: paho.MQTTMessage) -> None:
         self._on_publish(msg.topic, msg.payload, msg.mid, msg.qos)

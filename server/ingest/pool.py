@@ -56,7 +56,7 @@ class IngestPool:
             code = await proc.wait()
             self.restarts += 1
             log.error("ingest %s worker %d exited with %s; restarting", role, index, code)
-            await asyncio.sleep(backoff.next())
+            await backoff.sleep()
 
     async def stop(self) -> None:
         procs = [p for p in self.procs.values() if p.returncode is None]

@@ -28,12 +28,14 @@ class Receiver:
         self.unacked: list[int] = []
         self.lock = threading.Lock()
         self.subscribed = threading.Event()
+        self.disconnected = threading.Event()
         self.client = LeanClient(paho.CallbackAPIVersion.VERSION2, client_id=client_id,
                                  protocol=paho.MQTTv5, manual_ack=True,
                                  on_publish_fast=self._fast)
         self.client.on_message = self._general
         self.client.on_connect = lambda c, *_: c.subscribe(f"{root}/#", qos=1)
         self.client.on_subscribe = lambda *_: self.subscribed.set()
+        self.client.on_disconnect = lambda *_: self.disconnected.set()
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 300
         props.ReceiveMaximum = 10_000  # as the ingest: all of the burst in flight, unacked
@@ -63,7 +65,10 @@ class Receiver:
             return len(self.got)
 
     def close(self) -> None:
+        # a QoS 1 round trip first: Mosquitto drops PUBACKs that arrive just before a DISCONNECT
+        self.client.publish(f"sync/{uuid.uuid4().hex}", b"", qos=1).wait_for_publish(10)
         self.client.disconnect()
+        assert self.disconnected.wait(10)
         self.client.loop_stop()
 
 
