@@ -29,6 +29,7 @@ from server.alerts import engine
 from server.alerts.escalation import escalate
 from server.alerts.notify import deliver_due
 from server.api.live import Fanout
+from server.detect.inactivity import fit_limits
 from server.detect.worker import DetectorWorker
 from server.ingest.pool import IngestPool
 from server.presence import PresenceListener
@@ -110,8 +111,17 @@ class Runtime:
             rt.closing.append(detector_db.close)
             jobs.append(("detectors", lambda: every(settings.detector_every, "detectors",
                                                     lambda: rt._detect(detectors, detector_db))))
+            learn_db = Db(conninfo)  # its own connection: a long fit never delays escalation
+            rt.closing.append(learn_db.close)
+            jobs.append(("inactivity-learning",
+                         lambda: every(settings.inactivity_learn_every, "inactivity learning",
+                                       lambda: rt.learn_inactivity(learn_db))))
         rt.tasks = [asyncio.create_task(job(), name=name) for name, job in jobs]
         return rt
+
+    async def learn_inactivity(self, db: Db) -> None:
+        """Refit each resident's learned inactivity limits from their own history."""
+        await db.run(lambda c: fit_limits(c, int(time.time() // 60)))
 
     async def _detect(self, detectors: DetectorWorker, db: Db) -> None:
         await db.run(detectors.tick)

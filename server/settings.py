@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     detectors: bool = Field(default=True, description="run the fall / vital-sign / inactivity "
                             "detectors in this server process")
     detector_every: timedelta = timedelta(seconds=1)
+    inactivity_learn_every: timedelta = timedelta(days=1)
     maintenance_lock_timeout: timedelta = timedelta(seconds=2)
 
     def broker(self) -> BrokerAddress:

@@ -2,71 +2,101 @@
 
 Activity of a resident = their wearables' counts, plus PIR / door events and button presses in
 their home. Residents behind an offline gateway are skipped (the gateway-offline alert covers
-them); away / holiday mode (``residents.away_until``) suspends the count. Alarms become P2 alerts
-(raised to P1 by care tags); pre-warnings go to the home's gateway as a ``prewarn`` command, which
-the resident cancels by pressing their button.
+them); away / holiday mode (``residents.away_until``) suspends the count. Two detectors run: the
+rules operators understand (:class:`InactivityRules`), and for residents with at least
+``MIN_DAYS`` days of history, limits learned from that history per hour of the week
+(``inactivity_limits``, refitted daily by :func:`fit_limits`). Alarms become P2 alerts (raised
+to P1 by care tags); pre-warnings go to the home's gateway as a ``prewarn`` command, which the
+resident cancels by pressing their button.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import psycopg
 
-from analytics.inactivity import InactivityRules, Minutes, Outcome, evaluate_rules
+from analytics.inactivity import (
+    InactivityEvent,
+    InactivityRules,
+    LearnedLimits,
+    Minutes,
+    Outcome,
+    evaluate_learned,
+    evaluate_rules,
+    fit_learned,
+)
 from server.alerts import engine
 from server.alerts.model import AlertType, Priority
 
 log = logging.getLogger(__name__)
 
 UTC_OFFSET_MIN = 8 * 60  # the rules' hours are local (China Standard Time)
-SPAN = 24 * 60
+DAY_MIN = 24 * 60
+SPAN = DAY_MIN
+LEARN_DAYS = 28  # history a fit looks at
+MIN_DAYS = 14  # days with data before a resident's learned limits are used
+FIT_BATCH = 50  # residents per fit: 28 days of minutes is ~0.7 MB a resident
 
 _RESIDENTS = """
 SELECT r.id, r.home_id, g.id, floor(extract(epoch FROM coalesce(r.away_until, 'epoch')) / 60)
 FROM residents r JOIN gateways g ON g.home_id = r.home_id
-WHERE g.state = 'online' ORDER BY r.id
+WHERE g.state = 'online' AND (%(only)s::int8[] IS NULL OR r.id = ANY(%(only)s)) ORDER BY r.id
 """
 _WEAR = """
 SELECT d.resident_id, floor(extract(epoch FROM a.minute) / 60)::int8, max(a.score)
 FROM activity_minute a JOIN devices d ON d.uid = a.device
-WHERE a.source = 'wearable' AND a.minute >= to_timestamp(%s * 60) GROUP BY 1, 2
+WHERE a.source = 'wearable' AND a.minute >= to_timestamp(%(start)s * 60)
+  AND d.resident_id = ANY(%(residents)s) GROUP BY 1, 2
 """
 _SENSORS = """
 SELECT g.home_id, floor(extract(epoch FROM a.minute) / 60)::int8, sum(a.count)::int8
 FROM activity_minute a JOIN devices d ON d.uid = a.device JOIN gateways g ON g.id = d.gateway_id
-WHERE a.source IN ('pir', 'door') AND a.minute >= to_timestamp(%s * 60) GROUP BY 1, 2
+WHERE a.source IN ('pir', 'door') AND a.minute >= to_timestamp(%(start)s * 60)
+  AND g.home_id = ANY(%(homes)s) GROUP BY 1, 2
 """
 _BUTTONS = """
 SELECT g.home_id, floor(extract(epoch FROM e.ts) / 60)::int8, count(*)::int8
 FROM events e JOIN gateways g ON g.id = e.gateway_id
-WHERE e.type IN ('press', 'long_press', 'cancel') AND e.ts >= to_timestamp(%s * 60)
-GROUP BY 1, 2
+WHERE e.type IN ('press', 'long_press', 'cancel') AND e.ts >= to_timestamp(%(start)s * 60)
+  AND g.home_id = ANY(%(homes)s) GROUP BY 1, 2
+"""
+_LIMITS = """
+SELECT resident_id, limit_min FROM inactivity_limits
+WHERE resident_id = ANY(%s) AND days_seen >= %s
+"""
+_SAVE_LIMITS = """
+INSERT INTO inactivity_limits (resident_id, limit_min, days_seen) VALUES (%s, %s, %s)
+ON CONFLICT (resident_id) DO UPDATE
+SET limit_min = excluded.limit_min, days_seen = excluded.days_seen, fitted_at = now()
 """
 
 Prewarn = Callable[[str, int], None]
 
 
-def build_minutes(conn: psycopg.Connection[Any], now_min: int,
-                  ) -> tuple[Minutes, list[tuple[int, str]]]:
-    """The last 24 h as (residents, minutes) arrays, and each row's (resident, gateway)."""
-    start = now_min - SPAN + 1
-    people = conn.execute(_RESIDENTS).fetchall()
+def build_minutes(conn: psycopg.Connection[Any], now_min: int, span: int = SPAN,
+                  only: list[int] | None = None) -> tuple[Minutes, list[tuple[int, str]]]:
+    """The last ``span`` minutes as (residents, minutes) arrays, and each row's (resident,
+    gateway): every resident behind an online gateway, or those of them in ``only``."""
+    start = now_min - span + 1
+    people = conn.execute(_RESIDENTS, {"only": only}).fetchall()
     row_of = {r: i for i, (r, _, _, _) in enumerate(people)}
     homes: dict[int, list[int]] = {}
     for i, (_, home, _, _) in enumerate(people):
         homes.setdefault(home, []).append(i)
-    wear = np.full((len(people), SPAN), np.nan)
-    events = np.zeros((len(people), SPAN), dtype=np.int64)
-    button = np.zeros((len(people), SPAN), dtype=bool)
-    for resident, minute, score in conn.execute(_WEAR, (start,)):
+    wear = np.full((len(people), span), np.nan)
+    events = np.zeros((len(people), span), dtype=np.int64)
+    button = np.zeros((len(people), span), dtype=bool)
+    params = {"start": start, "residents": list(row_of), "homes": list(homes)}
+    for resident, minute, score in conn.execute(_WEAR, params):
         if resident in row_of and start <= minute <= now_min:
             wear[row_of[resident], minute - start] = score or 0.0
     for query, target in ((_SENSORS, events), (_BUTTONS, button)):
-        for home, minute, n in conn.execute(query, (start,)):
+        for home, minute, n in conn.execute(query, params):
             if start <= minute <= now_min:
                 for i in homes.get(home, []):
                     target[i, minute - start] += n
@@ -80,13 +110,28 @@ def build_minutes(conn: psycopg.Connection[Any], now_min: int,
 def inactivity_pass(conn: psycopg.Connection[Any], now_min: int,
                     raised: set[tuple[int, str, int]], prewarn: Prewarn | None = None,
                     rules: InactivityRules | None = None) -> list[int]:
-    """Alerts for inactivity alarms of the last few minutes (each raised once)."""
+    """Alerts for inactivity alarms of the last few minutes (each raised once), by the rules
+    and, for residents who have them, by their learned limits."""
     m, who = build_minutes(conn, now_min)
     if not who:
         return []
+    events = evaluate_rules(m, rules or InactivityRules())
+    learned = dict(conn.execute(_LIMITS, ([r for r, _ in who], MIN_DAYS)).fetchall())
+    rows = [i for i, (r, _) in enumerate(who) if r in learned]
+    if rows:
+        sub = Minutes(m.start, m.wear[rows], m.events[rows], m.button[rows], m.away[rows])
+        limits = LearnedLimits(np.array([learned[who[i][0]] for i in rows], dtype=np.int64))
+        events += [replace(e, resident=rows[e.resident]) for e in evaluate_learned(sub, limits)
+                   if e.rule == "learned"]
+    return _act(conn, events, who, now_min, raised, prewarn)
+
+
+def _act(conn: psycopg.Connection[Any], events: list[InactivityEvent],
+         who: list[tuple[int, str]], now_min: int, raised: set[tuple[int, str, int]],
+         prewarn: Prewarn | None) -> list[int]:
     recent = now_min + UTC_OFFSET_MIN - 5
     touched = []
-    for e in evaluate_rules(m, rules or InactivityRules()):
+    for e in events:
         resident, gateway = who[e.resident]
         key = (resident, f"{e.rule}:{e.outcome.value}", e.minute - e.inactive_min)
         if e.minute < recent or key in raised:
@@ -102,3 +147,30 @@ def inactivity_pass(conn: psycopg.Connection[Any], now_min: int,
                 touched.append(engine.raise_alert(conn, AlertType.INACTIVITY, Priority.P2, ctx, {
                     "rule": e.rule, "inactive_min": e.inactive_min}))
     return touched
+
+
+def fit_limits(conn: psycopg.Connection[Any], now_min: int, days: int = LEARN_DAYS) -> int:
+    """Refit every resident's learned limits from the ``days`` days before the last 24 h (an
+    inactivity going on now is not learned as normal), in batches. Days with no data at all
+    (the resident away, the home not yet installed, the gateway down) are left out. Returns how
+    many residents have enough history (``MIN_DAYS``) for their limits to be used."""
+    ids = [r for (r,) in conn.execute(
+        "SELECT r.id FROM residents r JOIN gateways g ON g.home_id = r.home_id ORDER BY r.id")]
+    usable = 0
+    for i in range(0, len(ids), FIT_BATCH):
+        m, who = build_minutes(conn, now_min - DAY_MIN, days * DAY_MIN, ids[i:i + FIT_BATCH])
+        if not who:
+            continue
+        seen = ~np.isnan(m.wear) | (m.events > 0)
+        day_seen = seen.reshape(len(who), days, DAY_MIN).any(axis=2)
+        days_seen = day_seen.sum(axis=1)
+        unseen = np.repeat(~day_seen, DAY_MIN, axis=1)
+        fitted = fit_learned(replace(m, away=m.away | unseen))
+        with conn.transaction():
+            for row, (resident, _) in enumerate(who):
+                conn.execute(_SAVE_LIMITS, (resident, fitted.limit_min[row].tolist(),
+                                            int(days_seen[row])))
+        usable += int((days_seen >= MIN_DAYS).sum())
+    log.info("inactivity: learned limits fitted for %d residents, %d with %d+ days of history",
+             len(ids), usable, MIN_DAYS)
+    return usable

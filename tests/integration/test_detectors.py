@@ -14,7 +14,7 @@ from firmware_sim.routine import parse_clock
 from firmware_sim.scenarios import find_scenario
 from hardware.accel import quantize, scale_for_range
 from pinganling.contract import AccBlock, VitalReading, Vitals
-from server.detect.inactivity import inactivity_pass
+from server.detect.inactivity import MIN_DAYS, fit_limits, inactivity_pass
 from server.detect.vitals import vitals_pass
 from server.detect.worker import DetectorWorker
 from server.store import (
@@ -106,3 +106,48 @@ def test_inactivity_prewarns_then_alarms(world: World) -> None:
         found = alerts(conn)
     assert len(touched) == 1
     assert found == [("inactivity", "P1", None, world.resident)]  # raised by 高龄 + 独居
+
+
+def test_learned_limits_alarm_on_a_gap_the_rules_allow(world: World) -> None:
+    """Three weeks of a PIR seeing someone every 10 minutes, day and night: the learned limit is
+    the 90-minute floor, so 75 quiet minutes pre-warn and 90 raise an alarm, while the rules
+    (here: 8 continuous hours) stay silent."""
+    rules = InactivityRules(rules=(Rule("continuous_8h", 8.0),), sleep=None, prewarn_min=15)
+    now_min = int(time.time() // 60)
+    warned: list[tuple[str, int]] = []
+    raised: set[tuple[int, str, int]] = set()
+    with world.connect() as conn:
+        set_gateway_state(conn, GATEWAY, "online", time.time())
+        history = [ActivityMinute("rf-0a1b2c3e", (now_min - k) * 60, "pir", 1)
+                   for k in range(101, 21 * 24 * 60) if (now_min - k) % 10 == 0]
+        copy_activity(conn, history)
+        assert fit_limits(conn, now_min) == 1
+        limits, days = conn.execute("SELECT limit_min, days_seen FROM inactivity_limits "
+                                    "WHERE resident_id = %s", (world.resident,)).fetchone()
+        assert days >= MIN_DAYS
+        assert set(limits) == {90}
+        last = max(a.minute for a in history) // 60  # seen for the last time
+        inactivity_pass(conn, last + 76, raised, lambda gw, r: warned.append((gw, r)), rules)
+        assert warned == [(GATEWAY, world.resident)]  # 15 min before the limit
+        assert alerts(conn) == []
+        touched = inactivity_pass(conn, last + 91, raised, None, rules)
+        data = conn.execute("SELECT details FROM alerts WHERE type = 'inactivity'").fetchall()
+        found = alerts(conn)
+    assert len(touched) == 1
+    assert found == [("inactivity", "P1", None, world.resident)]
+    assert [d["rule"] for (d,) in data] == ["learned"]
+
+
+def test_residents_with_little_history_are_judged_by_the_rules_alone(world: World) -> None:
+    rules = InactivityRules(rules=(Rule("continuous_8h", 8.0),), sleep=None, prewarn_min=15)
+    now_min = int(time.time() // 60)
+    with world.connect() as conn:
+        set_gateway_state(conn, GATEWAY, "online", time.time())
+        history = [ActivityMinute("rf-0a1b2c3e", (now_min - k) * 60, "pir", 1)
+                   for k in range(101, 5 * 24 * 60) if (now_min - k) % 10 == 0]
+        copy_activity(conn, history)
+        assert fit_limits(conn, now_min) == 0  # 5 days: fitted, not used
+        last = max(a.minute for a in history) // 60
+        touched = inactivity_pass(conn, last + 91, set(), None, rules)
+        assert touched == []
+        assert alerts(conn) == []
