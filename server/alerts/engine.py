@@ -182,10 +182,12 @@ def cancel(conn: psycopg.Connection[Any], ctx: Context, event: Event) -> list[in
     conn.execute("INSERT INTO alert_events VALUES (%s, %s) ON CONFLICT DO NOTHING",
                  (alert_id, event.id))
     if state == State.OPEN and age <= CANCEL_WINDOW_S and own:
-        transition(conn, alert_id, Action.CANCEL, SYSTEM, data={"event": event.id},
+        transition(conn, alert_id, Action.CANCEL, SYSTEM,
+                   data={"event": event.id, "reason": "resident_cancel"},
                    note="resident pressed cancel")
     else:
-        transition(conn, alert_id, Action.NOTE, SYSTEM, data={"event": event.id},
+        transition(conn, alert_id, Action.NOTE, SYSTEM,
+                   data={"event": event.id, "reason": "late_cancel", "seconds": round(age)},
                    note=f"resident pressed cancel {age:.0f} s after the alarm")
     return [alert_id]
 
@@ -211,6 +213,7 @@ def sync_technical(conn: psycopg.Connection[Any], offline_grace_s: float) -> lis
         (AlertType.GATEWAY_OFFLINE.value, [s.value for s in ACTIVE],
          AlertType.DEVICE_SILENT.value, [s.value for s in ACTIVE])).fetchall()
     for (alert_id,) in cleared:
-        transition(conn, alert_id, Action.AUTO_RESOLVE, SYSTEM, note="back online")
+        transition(conn, alert_id, Action.AUTO_RESOLVE, SYSTEM, data={"reason": "back_online"},
+                   note="back online")
         touched.append(alert_id)
     return touched

@@ -33,10 +33,12 @@ def escalate(conn: psycopg.Connection[Any], unclaimed_s: float, remind_s: float,
         escalated = [r[0] for r in conn.execute(_UNCLAIMED, (unclaimed_s,)).fetchall()]
         for alert_id in escalated:
             transition(conn, alert_id, Action.ESCALATE, SYSTEM,
+                       data={"reason": "unclaimed", "seconds": round(unclaimed_s)},
                        note=f"not claimed within {unclaimed_s:.0f} s: supervisors notified")
     with conn.transaction():
         reminded = [r[0] for r in conn.execute(_FORGOTTEN, (remind_s,)).fetchall()]
         for alert_id in reminded:
             transition(conn, alert_id, Action.REMIND, SYSTEM,
+                       data={"reason": "unresolved", "minutes": round(remind_s / 60)},
                        note=f"still unresolved {remind_s / 60:.0f} min after it was claimed")
     return escalated, reminded

@@ -41,6 +41,8 @@ def test_queue_updates_live_timer_turns_amber_then_red_and_a_lost_race_shows_the
 
     backdate(world, alert_id, 65)  # past 60 s: the server escalates it, the console shows it
     expect(alert.get_by_test_id("escalated")).to_be_visible()
+    expect(page.get_by_test_id("timeline").locator('[data-action="escalate"]')).to_contain_text(
+        "60 秒内无人认领，已通知主管")  # the system's note, in the console's language
     expect(age).to_have_class(re.compile(r"\bage-late\b"))
 
     # Bob claims it between Alice's click and her request reaching the server.

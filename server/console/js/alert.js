@@ -284,7 +284,7 @@ export class AlertView {
     h("span.what", {}, label(e.kind === "event" ? "event" : "action", e.action),
       timelineDetail(e)),
     h("span.who", {}, e.actor === "system" ? t("timeline.system") : e.actor),
-    e.note ? h("span.note", {}, e.note) : null));
+    noteOf(e) ? h("span.note", {}, noteOf(e)) : null));
     return h("section.card.timeline", { testid: "timeline" }, h("h3", {}, t("timeline.title")),
       items.length ? h("ol", {}, items) : h("p.muted", {}, t("timeline.empty")));
   }
@@ -387,6 +387,12 @@ function contactsBlock(d, onCall) {
       h("button.small", { testid: "contact-call", onclick: () => onCall(c.id) },
         t("contacts.call")))))
       : h("p.muted", {}, t("contacts.none")));
+}
+
+/** A system entry's note in the console's language (from its ``reason``), else as written. */
+function noteOf(e) {
+  const reason = e.actor === "system" && e.data?.reason;
+  return reason ? t(`sysnote.${reason}`, e.data) : e.note;
 }
 
 function timelineDetail(e) {
