@@ -75,12 +75,19 @@ class WearableActivity:
 
 def sensor_minutes(conn: psycopg.Connection[Any], since: float) -> tuple[list[ActivityMinute],
                                                                           float]:
-    """PIR and door events received after ``since`` as per-minute counts; and the new cursor."""
+    """Per-minute counts of PIR and door events for every (device, minute) that got an event
+    received after ``since`` (all of that minute's events, also those of earlier passes: the
+    store keeps the larger count); and the new cursor."""
+    types = list(EVENT_SOURCES)
     rows = conn.execute(
-        "SELECT device, type, floor(extract(epoch FROM ts) / 60) * 60, count(*), "
-        "max(extract(epoch FROM received_at))::float8 FROM events "
-        "WHERE received_at > to_timestamp(%s) AND type = ANY (%s) "
-        "GROUP BY 1, 2, 3", (since, list(EVENT_SOURCES))).fetchall()
+        "WITH touched AS (SELECT DISTINCT device,"
+        "  to_timestamp(floor(extract(epoch FROM ts) / 60) * 60) AS minute FROM events"
+        "  WHERE received_at > to_timestamp(%s) AND type = ANY (%s))"
+        " SELECT e.device, e.type, extract(epoch FROM t.minute)::float8, count(*),"
+        "  max(extract(epoch FROM e.received_at))::float8"
+        " FROM touched t JOIN events e ON e.device = t.device AND e.ts >= t.minute"
+        "  AND e.ts < t.minute + interval '1 minute' AND e.type = ANY (%s)"
+        " GROUP BY 1, 2, 3", (since, types, types)).fetchall()
     counts: Counter[tuple[str, float, str]] = Counter()
     cursor = since
     for device, etype, minute, n, received in rows:

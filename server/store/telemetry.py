@@ -137,7 +137,8 @@ def copy_vitals(conn: psycopg.Connection[Any], messages: Iterable[contract.Vital
 
 
 def copy_activity(conn: psycopg.Connection[Any], rows: Iterable[ActivityMinute]) -> WriteResult:
-    """Store per-minute activity; duplicates (device, minute) skipped."""
+    """Store per-minute activity. A (device, minute) stored again keeps the larger count and
+    score: a minute is recounted as more of its events arrive (``written`` counts both)."""
     def row(a: ActivityMinute) -> tuple[Any, ...]:
         if a.source not in ACTIVITY_SOURCES:
             raise BadRow("bad_source", f"activity source {a.source!r}")
@@ -148,7 +149,18 @@ def copy_activity(conn: psycopg.Connection[Any], rows: Iterable[ActivityMinute])
         return (a.device, micros(minute - minute % 60), a.source, a.count, a.score)
 
     return _staged(conn, "activity_minute", ("device", "minute", "source", "count", "score"),
-                   ["text", "timestamptz", "text", "int4", "float4"], rows, row)
+                   ["text", "timestamptz", "text", "int4", "float4"], rows, row,
+                   _ACTIVITY_MOVE)
+
+
+# one row per (device, minute) even if a batch has two (ON CONFLICT DO UPDATE needs it)
+_ACTIVITY_MOVE = sql.SQL(
+    "WITH moved AS (DELETE FROM {stage} RETURNING {cols})"
+    " INSERT INTO {table} ({cols}) SELECT device, minute, max(source), max(count), max(score)"
+    " FROM moved GROUP BY device, minute"
+    " ON CONFLICT (device, minute) DO UPDATE"
+    " SET count = greatest({table}.count, excluded.count),"
+    " score = greatest({table}.score, excluded.score)")
 
 
 def copy_device_health(conn: psycopg.Connection[Any],
@@ -168,9 +180,13 @@ def copy_device_health(conn: psycopg.Connection[Any],
                    ["timestamptz", "text", "text", "int2", "int4", "int2"], items, row)
 
 
+_MOVE = sql.SQL("WITH moved AS (DELETE FROM {stage} RETURNING {cols})"
+                " INSERT INTO {table} ({cols}) SELECT {cols} FROM moved ON CONFLICT DO NOTHING")
+
+
 def _staged(conn: psycopg.Connection[Any], table: str, columns: tuple[str, ...],
             types: list[str], items: Iterable[T], to_row: Callable[[T], tuple[Any, ...]],
-            ) -> WriteResult:
+            move: sql.SQL | None = None) -> WriteResult:
     """COPY into a temp twin of ``table``, then move the rows across, skipping duplicates.
 
     The twin is ``ON COMMIT DELETE ROWS`` (truncated in place at commit, no catalog churn)
@@ -194,9 +210,7 @@ def _staged(conn: psycopg.Connection[Any], table: str, columns: tuple[str, ...],
                     continue
                 copy.write_row(values)
                 staged += 1
-        cur.execute(sql.SQL("WITH moved AS (DELETE FROM {stage} RETURNING {cols})"
-                            " INSERT INTO {table} ({cols}) SELECT {cols} FROM moved"
-                            " ON CONFLICT DO NOTHING").format(**names))
+        cur.execute((move or _MOVE).format(**names))
         result.written = cur.rowcount
         result.duplicates = staged - result.written
     return result

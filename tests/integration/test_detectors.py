@@ -13,7 +13,8 @@ from firmware_sim.plan import Home
 from firmware_sim.routine import parse_clock
 from firmware_sim.scenarios import find_scenario
 from hardware.accel import quantize, scale_for_range
-from pinganling.contract import AccBlock, VitalReading, Vitals
+from pinganling.contract import AccBlock, Event, EventType, VitalReading, Vitals, event_id
+from server.detect.activity import sensor_minutes, store_minutes
 from server.detect.inactivity import MIN_DAYS, fit_limits, inactivity_pass
 from server.detect.vitals import vitals_pass
 from server.detect.worker import DetectorWorker
@@ -22,6 +23,7 @@ from server.store import (
     copy_acc_blocks,
     copy_activity,
     copy_vitals,
+    insert_events,
     set_gateway_state,
 )
 from tests.fixtures.world import GATEWAY, PENDANT, World
@@ -151,3 +153,25 @@ def test_residents_with_little_history_are_judged_by_the_rules_alone(world: Worl
         touched = inactivity_pass(conn, last + 91, set(), None, rules)
         assert touched == []
         assert alerts(conn) == []
+
+
+def test_a_minutes_pir_count_includes_events_received_in_later_passes(world: World) -> None:
+    minute = (int(time.time()) // 60 - 2) * 60
+
+    def motion(n: int, second: int) -> Event:
+        return Event(id=event_id(GATEWAY, n), gw=GATEWAY, n=n, ts=minute + second,
+                     device="rf-0a1b2c3e", type=EventType.MOTION)
+
+    with world.connect() as conn:
+        received = time.time()
+        insert_events(conn, [motion(1, 5), motion(2, 20)], received)
+        found, cursor = sensor_minutes(conn, received - 60)
+        store_minutes(conn, found)
+        insert_events(conn, [motion(3, 40)], received + 1)  # same minute, arrived later
+        found, cursor = sensor_minutes(conn, cursor - 5)
+        store_minutes(conn, found)
+        found, cursor = sensor_minutes(conn, cursor - 5)  # a pass that sees part of it again
+        store_minutes(conn, found)
+        rows = conn.execute("SELECT source, count FROM activity_minute WHERE device = %s",
+                            ("rf-0a1b2c3e",)).fetchall()
+    assert rows == [("pir", 3)]
