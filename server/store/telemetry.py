@@ -138,7 +138,8 @@ def copy_vitals(conn: psycopg.Connection[Any], messages: Iterable[contract.Vital
 
 def copy_activity(conn: psycopg.Connection[Any], rows: Iterable[ActivityMinute]) -> WriteResult:
     """Store per-minute activity. A (device, minute) stored again keeps the larger count and
-    score: a minute is recounted as more of its events arrive (``written`` counts both)."""
+    score: a minute is recounted as more of its events arrive (``written`` counts the rows
+    inserted or raised; an equal or smaller count again is a duplicate)."""
     def row(a: ActivityMinute) -> tuple[Any, ...]:
         if a.source not in ACTIVITY_SOURCES:
             raise BadRow("bad_source", f"activity source {a.source!r}")
@@ -160,7 +161,9 @@ _ACTIVITY_MOVE = sql.SQL(
     " FROM moved GROUP BY device, minute"
     " ON CONFLICT (device, minute) DO UPDATE"
     " SET count = greatest({table}.count, excluded.count),"
-    " score = greatest({table}.score, excluded.score)")
+    " score = greatest({table}.score, excluded.score)"
+    " WHERE excluded.count > {table}.count"
+    " OR excluded.score > coalesce({table}.score, '-Infinity'::float4)")
 
 
 def copy_device_health(conn: psycopg.Connection[Any],
