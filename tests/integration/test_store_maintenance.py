@@ -256,3 +256,13 @@ def test_prepare_migrates_configures_and_maintains(database_url: str) -> None:
     assert ahead == (2,)
     assert len([p for p in first.maintenance.created if p.startswith("acc_blocks")]) == 3
     assert first.maintenance.errors == []
+
+
+def test_a_minute_recounted_upwards_refreshes_its_hour(plain_db: psycopg.Connection[Any]) -> None:
+    minute = NOW.timestamp() - 600
+    copy_activity(plain_db, [ActivityMinute(DEVICE, minute, "pir", 2)])
+    run_maintenance(plain_db, NOW)
+    copy_activity(plain_db, [ActivityMinute(DEVICE, minute, "pir", 5)])  # late events counted
+    run_maintenance(plain_db, NOW)
+    hours = activity_hourly(plain_db, DEVICE, NOW - timedelta(hours=2), NOW + timedelta(hours=1))
+    assert [h.count_sum for h in hours] == [5]
