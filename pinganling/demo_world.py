@@ -14,7 +14,7 @@ import psycopg
 from firmware_sim.scenarios import Scenario
 from hardware.catalog import ble_uid, rf_uid
 from server.alerts.model import Role
-from server.auth.users import create_user, generate_password
+from server.auth.users import create_user, generate_password, set_password, verify_password
 from server.directory import (
     ContactIn,
     DeviceIn,
@@ -119,7 +119,9 @@ def _home(conn: psycopg.Connection[Any], home: HomeProfile, scenario: Scenario,
 
 
 def _logins(conn: psycopg.Connection[Any], path: Path) -> dict[str, dict[str, str]]:
-    """Generated at first run and kept in ``path``; users (re)created when missing."""
+    """Generated at first run and kept in ``path``; users (re)created when missing, and their
+    password reset to the file's when the database was seeded by another checkout or before
+    the file was deleted: the logins printed are always the ones that work."""
     saved: dict[str, dict[str, str]] = json.loads(path.read_text()) if path.exists() else {}
     for username, display, role in LOGINS:
         entry = saved.setdefault(role.value, {"username": username,
@@ -127,6 +129,8 @@ def _logins(conn: psycopg.Connection[Any], path: Path) -> dict[str, dict[str, st
         if not conn.execute("SELECT 1 FROM users WHERE username = %s",
                             (entry["username"],)).fetchone():
             create_user(conn, entry["username"], display, role, entry["password"])
+        elif verify_password(conn, entry["username"], entry["password"]) is None:
+            set_password(conn, entry["username"], entry["password"])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(saved, indent=2))
     path.chmod(0o600)

@@ -47,6 +47,13 @@ def create_user(conn: psycopg.Connection[Any], username: str, display_name: str,
     return int(row[0])
 
 
+def set_password(conn: psycopg.Connection[Any], username: str, password: str) -> bool:
+    """Replace a user's password; False if there is no such user."""
+    cur = conn.execute("UPDATE users SET password_hash = %s WHERE username = %s",
+                       (_hasher.hash(password), username))
+    return cur.rowcount == 1
+
+
 def get_user(conn: psycopg.Connection[Any], user_id: int) -> User | None:
     row = conn.execute(
         "SELECT u.id, u.username, u.display_name, u.role, u.language, "
