@@ -162,8 +162,11 @@ class Uplink:
         timeout = self.outbox.next_due_in()
         if timeout is not None and timeout <= 0 and self._inflight:
             timeout = 0.05  # only in-flight rows are due: wait for their PUBACKs
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for returns instead of raising
+        # when a cancel arrives as the wait ends, and this loop would never stop
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()
 
     async def _publish_item(self, client: aiomqtt.Client, item: Item,
                             window: asyncio.Semaphore) -> None:

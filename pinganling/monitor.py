@@ -114,10 +114,13 @@ class Acker:
 
 async def monitor(host: str, port: int, topics: Topics, *, ack: bool, telemetry: bool,
                   out: TextIO = sys.stdout,
-                  on_event: Callable[[Event], None] | None = None) -> None:
+                  on_event: Callable[[Event], None] | None = None,
+                  on_subscribed: Callable[[], None] | None = None) -> None:
     """Print every uplink message; acknowledge events when ``ack``."""
     async with aiomqtt.Client(host, port, protocol=aiomqtt.ProtocolVersion.V5) as client:
         await client.subscribe(topics.all_up(), qos=1)
+        if on_subscribed:
+            on_subscribed()
         acker = Acker(client, topics)
         print(f"monitoring mqtt://{host}:{port}/{topics.all_up()}"
               f"{' (acknowledging events)' if ack else ''}", file=out, flush=True)

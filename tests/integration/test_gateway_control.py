@@ -160,16 +160,17 @@ async def test_edge_mode_finds_the_same_fall_as_the_server(
                    if w.uid == "ble-c82e470a1b2c")
     memory = MemoryBle()
     start, end = parse_clock("10:01:30"), parse_clock("10:03:30")
-    base, now = time.time(), [start]  # the gateway's clock follows the replayed notifications
+    # the gateway's clock follows the replayed notifications, then runs on (resends need it)
+    base, now, at = time.time(), [start], [time.monotonic()]
     gw = Gateway(gateway_settings(tmp_path, mqtt_broker, topics, edge_falls=True), memory,
-                 clock=lambda: base + now[0] - start)
+                 clock=lambda: base + now[0] - start + (time.monotonic() - at[0]))
     gw.registry.pair(pendant.uid, "WP-BLE")
     async with raw_subscriber(mqtt_broker, topics) as raw, \
             collecting(mqtt_broker, topics) as sub, running(gw):
         await eventually(lambda: memory.connected(pendant.address), what="the BLE link")
         for t, char, payload in pendant.notifications(start, end):
             if char == ble.ACCEL_CHAR:
-                now[0] = t
+                now[0], at[0] = t, time.monotonic()
                 await memory.notify(pendant.address, char, payload)
         await eventually(lambda: any(e.type == EventType.FALL for e in sub.events), 20, "fall")
         await eventually(lambda: len(raw.of(Up.ACC)) >= 115, what="the published blocks")
