@@ -48,9 +48,12 @@ class Db:
         self.conninfo = conninfo
         self._conn: psycopg.Connection[Any] | None = None
         self._lock = threading.Lock()
+        self._closed = False
 
     def _call(self, fn: Callable[[psycopg.Connection[Any]], T]) -> T:
         with self._lock:
+            if self._closed:
+                raise RuntimeError("the server is stopping: no more database work")
             if self._conn is None or self._conn.closed:
                 self._conn = database.connect(self.conninfo)
             try:
@@ -58,13 +61,22 @@ class Db:
             except psycopg.OperationalError:
                 self._conn.close()
                 raise
+            finally:
+                if self._closed:  # closed while this call ran in its thread
+                    self._conn.close()
 
     async def run(self, fn: Callable[[psycopg.Connection[Any]], T]) -> T:
         return await asyncio.to_thread(self._call, fn)
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
+        """Close now, or (a call still running in its thread) as soon as that call ends."""
+        self._closed = True
+        if self._lock.acquire(blocking=False):
+            try:
+                if self._conn is not None:
+                    self._conn.close()
+            finally:
+                self._lock.release()
 
 
 @dataclass
