@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 
 UTC_OFFSET_MIN = 8 * 60  # the rules' hours are local (China Standard Time)
 DAY_MIN = 24 * 60
-SPAN = DAY_MIN
 LEARN_DAYS = 28  # history a fit looks at
 MIN_DAYS = 14  # days with data before a resident's learned limits are used
 FIT_BATCH = 50  # residents per fit: 28 days of minutes is ~0.7 MB a resident
@@ -78,7 +77,7 @@ SET limit_min = excluded.limit_min, days_seen = excluded.days_seen, fitted_at = 
 Prewarn = Callable[[str, int], None]
 
 
-def build_minutes(conn: psycopg.Connection[Any], now_min: int, span: int = SPAN,
+def build_minutes(conn: psycopg.Connection[Any], now_min: int, span: int = DAY_MIN,
                   only: list[int] | None = None) -> tuple[Minutes, list[tuple[int, str]]]:
     """The last ``span`` minutes as (residents, minutes) arrays, and each row's (resident,
     gateway): every resident behind an online gateway, or those of them in ``only``."""
@@ -156,7 +155,7 @@ def fit_limits(conn: psycopg.Connection[Any], now_min: int, days: int = LEARN_DA
     many residents have enough history (``MIN_DAYS``) for their limits to be used."""
     ids = [r for (r,) in conn.execute(
         "SELECT r.id FROM residents r JOIN gateways g ON g.home_id = r.home_id ORDER BY r.id")]
-    usable = 0
+    fitted_n = usable = 0
     for i in range(0, len(ids), FIT_BATCH):
         m, who = build_minutes(conn, now_min - DAY_MIN, days * DAY_MIN, ids[i:i + FIT_BATCH])
         if not who:
@@ -166,11 +165,13 @@ def fit_limits(conn: psycopg.Connection[Any], now_min: int, days: int = LEARN_DA
         days_seen = day_seen.sum(axis=1)
         unseen = np.repeat(~day_seen, DAY_MIN, axis=1)
         fitted = fit_learned(replace(m, away=m.away | unseen))
-        with conn.transaction():
-            for row, (resident, _) in enumerate(who):
-                conn.execute(_SAVE_LIMITS, (resident, fitted.limit_min[row].tolist(),
-                                            int(days_seen[row])))
+        with conn.transaction(), conn.cursor() as cur:
+            cur.executemany(_SAVE_LIMITS, [
+                (resident, limits.tolist(), int(n))
+                for (resident, _), limits, n in zip(who, fitted.limit_min, days_seen,
+                                                    strict=True)])
+        fitted_n += len(who)
         usable += int((days_seen >= MIN_DAYS).sum())
     log.info("inactivity: learned limits fitted for %d residents, %d with %d+ days of history",
-             len(ids), usable, MIN_DAYS)
+             fitted_n, usable, MIN_DAYS)
     return usable

@@ -17,15 +17,12 @@ decoding against paho's own on every packet shape it handles.
 
 from __future__ import annotations
 
-import logging
 import struct
 from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import MQTTErrorCode
-
-log = logging.getLogger(__name__)
 
 CHUNK = 256 * 1024
 _PUBACK = struct.Struct("!BBH")  # PUBACK, remaining length 2, packet id: success
@@ -70,8 +67,9 @@ class LeanClient(paho.Client):
             self._packet_queue(0x40, packet, 0, 1)
 
     def _handle_publish(self) -> MQTTErrorCode:
-        decoded = decode_plain_publish(self._in_packet["command"], self._in_packet["packet"])
-        if decoded is None or not self._manual_ack:
+        decoded = (decode_plain_publish(self._in_packet["command"], self._in_packet["packet"])
+                   if self._manual_ack else None)
+        if decoded is None:
             return super()._handle_publish()
         topic, payload, mid = decoded
         self.on_publish_fast(topic, payload, mid, 1)

@@ -189,7 +189,7 @@ _MOVE = sql.SQL("WITH moved AS (DELETE FROM {stage} RETURNING {cols})"
 
 def _staged(conn: psycopg.Connection[Any], table: str, columns: tuple[str, ...],
             types: list[str], items: Iterable[T], to_row: Callable[[T], tuple[Any, ...]],
-            move: sql.SQL | None = None) -> WriteResult:
+            move: sql.SQL = _MOVE) -> WriteResult:
     """COPY into a temp twin of ``table``, then move the rows across, skipping duplicates.
 
     The twin is ``ON COMMIT DELETE ROWS`` (truncated in place at commit, no catalog churn)
@@ -213,7 +213,7 @@ def _staged(conn: psycopg.Connection[Any], table: str, columns: tuple[str, ...],
                     continue
                 copy.write_row(values)
                 staged += 1
-        cur.execute((move or _MOVE).format(**names))
+        cur.execute(move.format(**names))
         result.written = cur.rowcount
         result.duplicates = staged - result.written
     return result
