@@ -135,8 +135,8 @@ def _backend(conn: psycopg.Connection[Any], applied: dict[int, tuple[str, Backen
     if timescale.ensure_extension(conn) is not None:
         return Backend.TIMESCALE
     if wanted is BackendChoice.TIMESCALE:
-        raise BackendMismatch("TimescaleDB was asked for, but CREATE EXTENSION timescaledb "
-                              "fails on this server (see README: pointing at TimescaleDB)")
+        raise BackendMismatch("TimescaleDB was asked for, but it cannot be used here: "
+                              f"{timescale.unavailable_reason(conn)}")
     return Backend.PLAIN
 
 

@@ -31,10 +31,39 @@ def extension_schema(conn: psycopg.Connection[Any]) -> str | None:
     return None if row is None else str(row[0])
 
 
+NOT_PRELOADED = (
+    "timescaledb is installed but PostgreSQL does not preload it, so CREATE EXTENSION would "
+    "end the connection with FATAL; to use it add shared_preload_libraries = 'timescaledb' to "
+    "postgresql.conf and restart PostgreSQL")
+
+
+def preloaded(conn: psycopg.Connection[Any]) -> bool:
+    """Whether this server preloads timescaledb (``CREATE EXTENSION`` is FATAL otherwise).
+
+    The library, once preloaded, registers its ``timescaledb.*`` settings in every backend;
+    that is visible to any role, where ``shared_preload_libraries`` itself may not be.
+    """
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_settings WHERE name LIKE 'timescaledb.%%')"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def unavailable_reason(conn: psycopg.Connection[Any]) -> str:
+    """Why ``ensure_extension`` found no TimescaleDB here, in words that name the fix."""
+    if conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
+                    ).fetchone() is None:
+        return "the timescaledb extension is not installed on this PostgreSQL server"
+    if not preloaded(conn):
+        return NOT_PRELOADED
+    return "CREATE EXTENSION timescaledb failed (the server log says why)"
+
+
 def ensure_extension(conn: psycopg.Connection[Any]) -> str | None:
     """``CREATE EXTENSION IF NOT EXISTS timescaledb``; its schema, or None when that fails.
 
-    Runs in its own transaction (or savepoint) so a failure leaves the connection usable.
+    Checks first that the server preloads the library (see :func:`preloaded`), then runs in
+    its own transaction (or savepoint) so a failure leaves the connection usable.
     """
     found = extension_schema(conn)
     if found is not None:
@@ -44,6 +73,9 @@ def ensure_extension(conn: psycopg.Connection[Any]) -> str | None:
     ).fetchone()
     if available is None:
         log.info("timescaledb is not available on this server; using plain PostgreSQL")
+        return None
+    if not preloaded(conn):
+        log.warning("%s; using plain PostgreSQL", NOT_PRELOADED)
         return None
     try:
         with conn.transaction():
