@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from analytics.boost import Forest
 from analytics.errors import ParamsError
 from analytics.events import Placement
-from analytics.features import FEATURE_NAMES
+from analytics.features import ALL_NAMES, FEATURE_NAMES
 
 COMMON_FS = 50.0
 
@@ -94,8 +94,10 @@ class FallParams(_Frozen):
 
     @model_validator(mode="after")
     def _check(self) -> FallParams:
-        if tuple(self.features) != FEATURE_NAMES:
-            raise ValueError(f"features {self.features} differ from this code's {FEATURE_NAMES}")
+        unknown = [n for n in self.features if n not in ALL_NAMES]
+        if unknown or len(set(self.features)) != len(self.features):
+            raise ValueError(f"features {self.features}: unknown {unknown} or repeated "
+                             f"(this code computes {ALL_NAMES})")
         if self.half_window_s > self.post_s:
             raise ValueError("half_window_s must not exceed post_s")
         if self.refractory_s < self.cancel_window_s:
