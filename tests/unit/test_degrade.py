@@ -85,7 +85,8 @@ def test_degradation_chain_is_reproducible_and_labelled() -> None:
     assert how.label == ("20 Hz, ±8 g, 12 bit, drop 2 %, repeat 2 %, flip x, rotate 5°, "
                          "gain ±5 %")
     assert Degradation().label == "as recorded"
-    assert Degradation().is_identity and not how.is_identity
+    assert Degradation().is_identity
+    assert not how.is_identity
 
 
 def test_random_devices_stay_within_the_mix() -> None:
