@@ -71,8 +71,8 @@ class FallParams(_Frozen):
     candidate_g: |a| a local peak must reach to be judged; half_window_s: a candidate is the
     largest |a| within ± this; pre_s / post_s: data before / after the impact the features use
     (the decision waits post_s); features: the model's inputs by name, in order (among
-    :data:`analytics.features.ALL_NAMES`); alert_threshold: model log-odds needed to alert; refractory_s:
-    no second alert this soon after one; cancel_window_s: time allowed to get up;
+    :data:`analytics.features.ALL_NAMES`); alert_threshold: model log-odds needed to alert;
+    refractory_s: no second alert this soon after one; cancel_window_s: time allowed to get up;
     got_up_active_s: activity that counts as up; got_up_tilt_deg: max tilt from the pre-fall
     posture to count as up (None: not checked); active_g: ||a| - 1 g| above this is activity.
     """

@@ -294,7 +294,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--root", type=Path, default=None, help="default: $PINGANLING_DATASETS")
     ap.add_argument("--placement", choices=[*PLACEMENTS, "all"], default="all")
     ap.add_argument("--cv", action="store_true", help="print cross-validated figures")
-    ap.add_argument("--write", action="store_true", help="refit on all data and write params")
+    ap.add_argument("--write", action="store_true",
+                    help="refit on the tuning subjects, write params")
     ap.add_argument("--holdout", action="store_true",
                     help="fit as --write does, report the held-out subjects (run once, at the end)")
     ap.add_argument("--days", action="store_true", help="also false alarms per wearer-day")
@@ -318,7 +319,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             cv = cross_validate(tuning, placement, cfg, conditions, args.days)
             cv_all += cv
         if args.write or args.holdout:
-            p = final_params(tuning, placement, cfg, cv[0].results if cv else [])
+            clean = next((c.results for c in cv if c.how.is_identity), [])
+            p = final_params(tuning, placement, cfg, clean)
             if args.write:
                 params_path(placement).write_text(p.to_json())
                 print(f"wrote {params_path(placement)} (threshold {p.alert_threshold:.3f})")
