@@ -168,7 +168,10 @@ class StreamResampler:
         ext = np.concatenate([self.hist[rows], x], axis=1)
         ext_ok = np.concatenate([self.hist_ok[rows], ok], axis=1)
         r = np.arange(k)[:, None, None]
-        y = np.einsum("kmtc,kmt->kmc", ext[r, idx], self.taps[phase])
+        taps, w = ext[r, idx], self.taps[phase]
+        y = taps[:, :, 0] * w[:, :, 0, None]
+        for t in range(1, span):  # a fixed summation order: bit-identical for any block split
+            y += taps[:, :, t] * w[:, :, t, None]
         y_ok = ext_ok[r, idx].all(axis=2)
         self.hist[rows] = ext[:, -span:]
         self.hist_ok[rows] = ext_ok[:, -span:]
