@@ -1,10 +1,14 @@
 """Evaluate the fall detector on a directory of datasets (format: ``shared/datasets/README.md``).
 
-    python -m analytics.evaluate DIR [--json]
+    python -m analytics.evaluate DIR [--json] [--days] [degradation options]
+    python -m analytics.evaluate DIR --robustness        # every degradation of ROBUSTNESS
 
 Each trial runs through the streaming detector from its first sample. A fall counts as detected
 when an alert is decided within [onset - 1 s, onset + 10 s] (any alert, for a fall without an
 onset); any alert on an ADL trial is a false positive. Figures are per dataset and placement.
+Degradation options (``--rate``, ``--range``, ``--bits``, ``--drop``, ``--repeat``, ``--flip``,
+``--rotate``, ``--gain``) make the input look as if another device had recorded it
+(:mod:`analytics.degrade`); ``--days`` adds false alarms per wearer-day (:mod:`analytics.days`).
 """
 
 from __future__ import annotations
@@ -13,12 +17,15 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from analytics.augment import rng_for
 from analytics.datasets import Subject, Trial, iter_subjects
+from analytics.days import WearerStream, format_days, join, summarise_days
+from analytics.degrade import Degradation
 from analytics.errors import AnalyticsError
 from analytics.events import Placement
 from analytics.fall import PLACEMENTS
@@ -27,6 +34,25 @@ from analytics.params import FallParams, load_params
 
 WINDOW_BEFORE_S = 1.0
 WINDOW_AFTER_S = 10.0
+SEED = 11  # degradations draw their chance from (SEED, trial name)
+NONE = Degradation()
+
+ROBUSTNESS: tuple[Degradation, ...] = (
+    NONE,
+    Degradation(fs=20.0),
+    Degradation(fs=100.0),
+    Degradation(range_g=2.0),
+    Degradation(range_g=8.0),
+    Degradation(bits=10),
+    Degradation(p_drop=0.05),
+    Degradation(p_repeat=0.05),
+    Degradation(flip="x"),
+    Degradation(rotate_deg=15.0),
+    Degradation(gain=0.1),
+    Degradation(fs=20.0, range_g=8.0, bits=12, p_drop=0.02, p_repeat=0.02, flip="x"),
+)
+"""One effect at a time, then the other lab's watch (20 Hz, ±8 g, drops / repeats, other
+wrist). ``bits=10`` spans ±16 g: 1/32 g steps."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,13 +97,51 @@ class Result:
     subjects: int
 
 
-def run_outcome(trial: Trial, params: FallParams | None = None) -> TrialOutcome:
-    """Run one trial and keep what the protocol needs."""
+def degraded(trial: Trial, how: Degradation, seed: int = SEED) -> Trial:
+    """``trial`` as the device ``how`` would have delivered it (onset moved to match)."""
+    if how.is_identity:
+        return trial
+    acc, fs, onset = how.apply(trial.acc, trial.fs, trial.onset, rng_for(trial.name, 0, seed))
+    return replace(trial, acc=acc, fs=fs, onset=onset)
+
+
+def run_outcome(trial: Trial, params: FallParams | None = None,
+                how: Degradation = NONE) -> TrialOutcome:
+    """Run one trial (degraded by ``how``) and keep what the protocol needs."""
     placement = _placement(trial.placement)
+    trial = degraded(trial, how)
     run = run_trial(trial.acc, trial.fs, placement, params or load_params(placement))
     onset = trial.onset / trial.fs if trial.is_fall and trial.onset >= 0 else None
     return TrialOutcome(trial.dataset, placement, trial.subject, trial.name, trial.is_fall, onset,
                         trial.duration_s, tuple(a.t_decision for a in run.alerts))
+
+
+def wearer_stream(subject: Subject, params: FallParams | None = None,
+                  how: Degradation = NONE) -> WearerStream | None:
+    """The subject's ADL trials joined into one stream (then degraded by ``how``) and run."""
+    adls = [t for t in subject.trials if not t.is_fall]
+    if not adls:
+        return None
+    placement = _placement(subject.placement)
+    fs = adls[0].fs
+    joined = replace(adls[0], name=f"{subject.subject}-adl-day", onset=-1,
+                     acc=join([t.acc for t in adls], fs))
+    day = degraded(joined, how)
+    run = run_trial(day.acc, day.fs, placement, params or load_params(placement))
+    return WearerStream(subject.dataset, placement, subject.subject,
+                        day.duration_s / 3600.0, len(run.alerts))
+
+
+def evaluate_days(
+    subjects: Iterable[Subject], params: Callable[[Placement], FallParams] = load_params,
+    how: Degradation = NONE,
+) -> list[WearerStream]:
+    out = []
+    for s in subjects:
+        w = wearer_stream(s, params(_placement(s.placement)), how)
+        if w is not None:
+            out.append(w)
+    return out
 
 
 def _placement(name: str) -> Placement:
@@ -129,12 +193,13 @@ def summarise(outs: Iterable[TrialOutcome]) -> list[Result]:
 
 
 def evaluate_subjects(
-    subjects: Iterable[Subject], params: Callable[[Placement], FallParams] = load_params
+    subjects: Iterable[Subject], params: Callable[[Placement], FallParams] = load_params,
+    how: Degradation = NONE,
 ) -> list[TrialOutcome]:
     out: list[TrialOutcome] = []
     for s in subjects:
         p = params(_placement(s.placement))
-        out += [run_outcome(t, p) for t in s.trials]
+        out += [run_outcome(t, p, how) for t in s.trials]
     return out
 
 
@@ -156,20 +221,61 @@ def format_table(results: Sequence[Result]) -> str:
     return "\n".join(lines)
 
 
+def add_degrade_args(ap: argparse.ArgumentParser) -> None:
+    """The degradation options shared by ``evaluate`` and ``tune``."""
+    g = ap.add_argument_group("degrade the input (as another device would deliver it)")
+    g.add_argument("--rate", type=float, help="resample to this rate, Hz (e.g. 20)")
+    g.add_argument("--range", type=float, dest="range_g", help="clip each axis at ± this, g")
+    g.add_argument("--bits", type=int, help="quantise to this many bits over ±range (±16 g)")
+    g.add_argument("--drop", type=float, default=0.0, help="chance a sample is lost")
+    g.add_argument("--repeat", type=float, default=0.0, help="chance a sample comes twice")
+    g.add_argument("--flip", default="", help="negate these axes, e.g. x or xy")
+    g.add_argument("--rotate", type=float, default=0.0, help="mounting error, degrees")
+    g.add_argument("--gain", type=float, default=0.0, help="per-axis gain error bound (0.05)")
+    g.add_argument("--robustness", action="store_true",
+                   help="every degradation of analytics.evaluate.ROBUSTNESS, one table each")
+
+
+def degradations_from(args: argparse.Namespace) -> list[Degradation]:
+    """The conditions the options ask for (as recorded when none)."""
+    if args.robustness:
+        return list(ROBUSTNESS)
+    return [Degradation(fs=args.rate, range_g=args.range_g, bits=args.bits, p_drop=args.drop,
+                        p_repeat=args.repeat, flip=args.flip, rotate_deg=args.rotate,
+                        gain=args.gain)]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m analytics.evaluate", description=__doc__.split(
         "\n")[0])
     ap.add_argument("root", type=Path, help="directory searched recursively for .npz files")
     ap.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    ap.add_argument("--days", action="store_true",
+                    help="also false alarms per wearer-day (each subject's ADLs joined)")
+    add_degrade_args(ap)
     args = ap.parse_args(argv)
+    report: dict[str, object] = {}
     try:
-        results = summarise(evaluate_subjects(iter_subjects(args.root)))
+        subjects = list(iter_subjects(args.root))
+        conditions = degradations_from(args)
+        rows = []
+        for how in conditions:
+            results = summarise(evaluate_subjects(subjects, how=how))
+            days = summarise_days(evaluate_days(subjects, how=how)) if args.days else []
+            if len(conditions) > 1 or not how.is_identity:
+                print(f"input: {how.label}")
+            print(format_table(results))
+            if days:
+                print(format_days(days))
+            rows.append({"degradation": asdict(how), "label": how.label,
+                         "results": [asdict(r) for r in results],
+                         "days": [asdict(d) for d in days]})
     except AnalyticsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(format_table(results))
+    report = {"results": rows[0]["results"], "days": rows[0]["days"], "conditions": rows}
     if args.json:
-        print(json.dumps({"results": [asdict(r) for r in results]}))
+        print(json.dumps(report))
     return 0
 
 

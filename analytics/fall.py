@@ -4,7 +4,8 @@
 events. Per call, with no loop over samples:
 
 1. sensor-fault flags (NaN, all-zero, flatline, sustained clipping) and continuity of ``t0``;
-2. resampling to the common rate (anti-alias ``sosfilt`` with carried ``zi`` above it);
+2. resampling to the common rate (anti-alias ``sosfilt`` with carried ``zi`` above it,
+   band-limited Lanczos interpolation below it);
 3. samples go into per-row ring buffers; rows with a sample above ``candidate_g`` are searched
    for local maxima of |a| (±``half_window_s``) whose ``post_s`` of aftermath has now arrived;
 4. physics features of each candidate window (:mod:`analytics.features`) are scored by a small
@@ -100,6 +101,8 @@ class FallDetector:
         self.refractory = round(p.refractory_s * p.fs)
         self.forest = p.model.build()
         self.resampler = StreamResampler(self.fs_in, p.fs, 0)
+        # the decision needs the aftermath, plus the up-sampler's look-ahead below 50 Hz
+        self.decision_s = self.lag / p.fs + self.resampler.delay_s
         # at most one alert per row per chunk: chunks shorter than the refractory time
         block_s = min(max_block_s, 0.5 * p.refractory_s)
         self.chunk_in = max(int(block_s * self.fs_in), 1)
@@ -287,13 +290,12 @@ class FallDetector:
         if len(rows) == 0:
             return []
         win = self.ring.take_acc(rows, cols).astype(np.float64)
-        fx = feat.compute(win, lay)
+        fx = feat.compute(win, lay, self.params.features, self.fs_in)
         score = self.forest.decision(fx)
         t_imp = self.anchor[rows] + centre / self.params.fs
         if self.keep_candidates:
             self.candidates += [
-                Candidate(int(a), int(b), float(c), float(c) + self.lag / self.params.fs,
-                          float(d), e)
+                Candidate(int(a), int(b), float(c), float(c) + self.decision_s, float(d), e)
                 for a, b, c, d, e in zip(rows, centre, t_imp, score, fx, strict=True)
             ]
         hit = np.nonzero(score >= self.params.alert_threshold)[0]
@@ -317,7 +319,7 @@ class FallDetector:
         conf = float(1.0 / (1.0 + np.exp(-score)))
         names = self.params.features
         values = {n: round(float(v), 4) for n, v in zip(names, fx, strict=True)}
-        return FallEvent(self.keys[row], t, t + self.lag / fs, self.placement, conf, values)
+        return FallEvent(self.keys[row], t, t + self.decision_s, self.placement, conf, values)
 
     def _resolved(self, o: Outcome) -> FallResolved:
         fs = self.params.fs

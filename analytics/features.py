@@ -47,6 +47,24 @@ FEATURE_NAMES: tuple[str, ...] = (
     "g_post_y_abs",
     "g_post_z",
 )
+"""The waist set: gravity in SisFall's frame (y vertical standing, x across the belt)."""
+
+EXTRA_NAMES: tuple[str, ...] = (
+    "g_pre_x_abs",
+    "g_post_x_abs",
+    "x_turn",
+    "y_turn",
+    "input_band_hz",
+)
+"""Frame features that do not change when the device's x or y axis points the other way, and
+the input's bandwidth (half its sample rate, at most 25 Hz): a 20-Hz wearable blurs impacts."""
+
+ALL_NAMES: tuple[str, ...] = FEATURE_NAMES + EXTRA_NAMES
+
+WRIST_NAMES: tuple[str, ...] = tuple(n for n in ALL_NAMES if n not in ("g_pre_x", "g_post_x"))
+"""The wrist set: invariant to the sign of the forearm axis x and of y (left or right wrist,
+watch turned): the forearm's elevation |x| before and after, x_turn = x_pre·x_post (did the
+forearm swing through the horizontal?), the same for y; and the input's bandwidth."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +142,21 @@ def _before_after(lay: WindowLayout) -> tuple[slice, slice]:
     return lay.span(-lay.pre / lay.fs, -1.0), lay.span(1.0, (lay.post + 1) / lay.fs)
 
 
-def compute(acc: F64, lay: WindowLayout) -> F64:
-    """Feature matrix ``(k, len(FEATURE_NAMES))`` for windows ``acc`` of shape ``(k, W, 3)``."""
+def columns(names: tuple[str, ...]) -> list[int]:
+    """Positions of ``names`` among :data:`ALL_NAMES` (``ValueError`` for an unknown name)."""
+    return [ALL_NAMES.index(n) for n in names]
+
+
+def compute(acc: F64, lay: WindowLayout, names: tuple[str, ...] = FEATURE_NAMES,
+            input_hz: float | None = None) -> F64:
+    """Feature matrix ``(k, len(names))`` for windows ``acc`` of shape ``(k, W, 3)`` resampled
+    from ``input_hz`` (default: recorded at ``lay.fs``)."""
+    full = compute_all(acc, lay, lay.fs if input_hz is None else input_hz)
+    return full if names == ALL_NAMES else np.ascontiguousarray(full[:, columns(names)])
+
+
+def compute_all(acc: F64, lay: WindowLayout, input_hz: float) -> F64:
+    """Every feature of :data:`ALL_NAMES`, ``(k, len(ALL_NAMES))``."""
     acc = np.asarray(acc, dtype=np.float64)
     if acc.ndim != 3 or acc.shape[1] != lay.width or acc.shape[2] != 3:
         raise ValueError(f"windows of shape {acc.shape}, expected (k, {lay.width}, 3)")
@@ -136,6 +167,7 @@ def compute(acc: F64, lay: WindowLayout) -> F64:
     post = mag[:, after]
     g_pre = a[:, :, before].mean(axis=2)
     g_post = a[:, :, after].mean(axis=2)
+    u_pre, u_post = _unit(g_pre), _unit(g_post)
     cols = [
         *_impact(mag, lay),
         mag[:, before].std(axis=1),
@@ -152,13 +184,21 @@ def compute(acc: F64, lay: WindowLayout) -> F64:
         _rotation_range(a, lay),
         _angle_deg(a[:, :, lay.span(-0.6, -0.3)].mean(axis=2),
                    a[:, :, lay.span(0.5, 1.0)].mean(axis=2)),
-        *_frame(g_pre),
-        *_frame(g_post),
+        *_frame(u_pre),
+        *_frame(u_post),
+        np.abs(u_pre[0]),
+        np.abs(u_post[0]),
+        u_pre[0] * u_post[0],
+        u_pre[1] * u_post[1],
+        np.full(len(mag), min(input_hz, lay.fs) / 2.0),
     ]
     return np.stack(cols, axis=1)
 
 
-def _frame(g: F64) -> list[F64]:
+def _unit(g: F64) -> F64:
+    return np.asarray(g / np.maximum(np.sqrt(_dot(g, g)), 1e-9))
+
+
+def _frame(u: F64) -> list[F64]:
     """Unit gravity in the device frame as (x, |y|, z): |y| so either wrist/side reads alike."""
-    u = g / np.maximum(np.sqrt(_dot(g, g)), 1e-9)
     return [u[0], np.abs(u[1]), u[2]]

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from analytics.boost import Forest
 from analytics.errors import ParamsError
 from analytics.events import Placement
-from analytics.features import FEATURE_NAMES
+from analytics.features import ALL_NAMES, FEATURE_NAMES
 
 COMMON_FS = 50.0
 
@@ -70,8 +70,9 @@ class FallParams(_Frozen):
 
     candidate_g: |a| a local peak must reach to be judged; half_window_s: a candidate is the
     largest |a| within ± this; pre_s / post_s: data before / after the impact the features use
-    (the decision waits post_s); alert_threshold: model log-odds needed to alert; refractory_s:
-    no second alert this soon after one; cancel_window_s: time allowed to get up;
+    (the decision waits post_s); features: the model's inputs by name, in order (among
+    :data:`analytics.features.ALL_NAMES`); alert_threshold: model log-odds needed to alert;
+    refractory_s: no second alert this soon after one; cancel_window_s: time allowed to get up;
     got_up_active_s: activity that counts as up; got_up_tilt_deg: max tilt from the pre-fall
     posture to count as up (None: not checked); active_g: ||a| - 1 g| above this is activity.
     """
@@ -94,8 +95,10 @@ class FallParams(_Frozen):
 
     @model_validator(mode="after")
     def _check(self) -> FallParams:
-        if tuple(self.features) != FEATURE_NAMES:
-            raise ValueError(f"features {self.features} differ from this code's {FEATURE_NAMES}")
+        unknown = [n for n in self.features if n not in ALL_NAMES]
+        if unknown or len(set(self.features)) != len(self.features):
+            raise ValueError(f"features {self.features}: unknown {unknown} or repeated "
+                             f"(this code computes {ALL_NAMES})")
         if self.half_window_s > self.post_s:
             raise ValueError("half_window_s must not exceed post_s")
         if self.refractory_s < self.cancel_window_s:

@@ -1,13 +1,19 @@
 """Fit the fall model and choose its alert threshold with subject-wise cross-validation.
 
-    python -m analytics.tune --cv [--root DIR] [--placement waist|wrist] [--json]
-    python -m analytics.tune --write            # refit on all subjects, write params/*.json
+    python -m analytics.tune --cv [--root DIR] [--placement waist|wrist] [--json] [--days]
+    python -m analytics.tune --cv --robustness  # CV figures under every degradation as well
+    python -m analytics.tune --write            # refit on the tuning subjects, write params/*.json
+    python -m analytics.tune --holdout          # once, at the end: the own held-out subjects
 
 Candidates come from the real streaming detector (run with a placeholder model), so training
-sees exactly what the detector computes. ``--cv`` reports figures of the *real detector* run on
-held-out subjects of each fold, with that fold's model and a threshold chosen by an inner
-cross-validation inside the training subjects only. ``--write`` fits on every subject and takes
-the threshold from the out-of-fold scores; the file records the CV figures it was shipped with.
+sees exactly what the detector computes; with ``copies`` > 0 each training recording is also
+seen through random other devices (:mod:`analytics.augment`). ``--cv`` reports figures of the
+*real detector* run on held-out subjects of each fold, with that fold's model and a threshold
+chosen by an inner cross-validation inside the training subjects only; degradation options
+(as for ``analytics.evaluate``) degrade the held-out subjects' input. ``--write`` fits on every
+tuning subject and takes the threshold from the out-of-fold scores; the file records the CV
+figures it was shipped with. Subjects in a config's ``holdout`` are never used by ``--cv`` or
+``--write``; ``--holdout`` fits as ``--write`` does and reports the held-out subjects.
 """
 
 from __future__ import annotations
@@ -23,10 +29,24 @@ import numpy as np
 import numpy.typing as npt
 
 from analytics import boost
-from analytics.datasets import Subject, default_root, iter_subjects
-from analytics.evaluate import Result, evaluate_subjects, format_table, summarise
+from analytics.augment import DeviceMix, random_device, rng_for
+from analytics.datasets import Subject, Trial, default_root, iter_subjects
+from analytics.days import DayResult, WearerStream, format_days, summarise_days
+from analytics.degrade import Degradation
+from analytics.evaluate import (
+    NONE,
+    Result,
+    TrialOutcome,
+    add_degrade_args,
+    degradations_from,
+    evaluate_days,
+    evaluate_subjects,
+    format_table,
+    summarise,
+)
 from analytics.events import Placement
 from analytics.fall import PLACEMENTS
+from analytics.features import FEATURE_NAMES, WRIST_NAMES
 from analytics.offline import run_trial
 from analytics.params import FallParams, FitInfo, ForestSpec, params_path
 
@@ -47,11 +67,16 @@ class TuneConfig:
     spec_target: float  # trial-level ADL specificity the threshold aims at (inner CV)
     folds: int = 5
     boost: boost.BoostConfig = field(default_factory=boost.BoostConfig)
+    features: tuple[str, ...] = FEATURE_NAMES
+    copies: int = 0  # augmented copies of each training recording (random other devices)
+    mix: DeviceMix = field(default_factory=DeviceMix)
+    holdout: tuple[str, ...] = ()  # subjects never used for tuning (see --holdout)
 
 
 CONFIGS: dict[str, TuneConfig] = {
     "waist": TuneConfig(candidate_g=1.5, post_s=2.0, spec_target=0.993),
-    "wrist": TuneConfig(candidate_g=2.5, post_s=2.5, spec_target=0.98),
+    "wrist": TuneConfig(candidate_g=2.5, post_s=2.5, spec_target=0.98, features=WRIST_NAMES,
+                        copies=3, holdout=("U07", "U26")),
 }
 
 
@@ -62,7 +87,7 @@ class Candidates:
     x: F64
     label: I64
     trial: I64  # index into ``trials``
-    subject: list[str]  # per trial
+    subject: list[str]  # per trial (a recording or one augmented copy of it)
     is_fall: list[bool]  # per trial
 
 
@@ -70,10 +95,20 @@ def placeholder(placement: Placement, cfg: TuneConfig) -> FallParams:
     """Parameters with the chosen windows and a model that never alerts."""
     spec = ForestSpec(base=0.0, feature=[[-1]], threshold=[[0.0]], value=[[0.0]])
     return FallParams(placement=placement, candidate_g=cfg.candidate_g, post_s=cfg.post_s,
-                      model=spec, alert_threshold=float("inf"))
+                      features=cfg.features, model=spec, alert_threshold=float("inf"))
 
 
-def collect(subjects: Sequence[Subject], params: FallParams) -> Candidates:
+def copies_of(t: Trial, copies: int, mix: DeviceMix) -> list[tuple[F64, float, int]]:
+    """The recording as recorded, then ``copies`` times through random other devices."""
+    out = [(t.acc, t.fs, t.onset)]
+    for c in range(1, copies + 1):
+        rng = rng_for(t.name, c, SEED)
+        out.append(random_device(rng, mix).apply(t.acc, t.fs, t.onset, rng))
+    return out
+
+
+def collect(subjects: Sequence[Subject], params: FallParams, copies: int = 0,
+            mix: DeviceMix | None = None) -> Candidates:
     xs: list[F64] = []
     labels: list[int] = []
     trial_ix: list[int] = []
@@ -81,14 +116,15 @@ def collect(subjects: Sequence[Subject], params: FallParams) -> Candidates:
     falls: list[bool] = []
     for s in subjects:
         for t in s.trials:
-            run = run_trial(t.acc, t.fs, params.placement, params, keep_candidates=True)
-            onset = t.onset / t.fs if t.is_fall and t.onset >= 0 else None
-            for c in run.candidates:
-                xs.append(c.features)
-                trial_ix.append(len(subj))
-                labels.append(_label(t.is_fall, onset, c.t_impact))
-            subj.append(s.subject)
-            falls.append(t.is_fall)
+            for acc, fs, onset_i in copies_of(t, copies, mix or DeviceMix()):
+                run = run_trial(acc, fs, params.placement, params, keep_candidates=True)
+                onset = onset_i / fs if t.is_fall and onset_i >= 0 else None
+                for c in run.candidates:
+                    xs.append(c.features)
+                    trial_ix.append(len(subj))
+                    labels.append(_label(t.is_fall, onset, c.t_impact))
+                subj.append(s.subject)
+                falls.append(t.is_fall)
     x = np.array(xs) if xs else np.zeros((0, len(params.features)))
     return Candidates(x, np.array(labels, dtype=np.int64), np.array(trial_ix, dtype=np.int64),
                       subj, falls)
@@ -156,13 +192,33 @@ def with_model(base: FallParams, model: boost.Forest, threshold: float, fit: Fit
                                    "fit": fit})
 
 
-def cross_validate(subjects: Sequence[Subject], placement: Placement,
-                   cfg: TuneConfig) -> list[Result]:
-    """Outer subject-wise CV; figures from the real detector on each held-out fold."""
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """Figures under one input degradation: per trial, and per wearer-day (if asked)."""
+
+    how: Degradation
+    results: list[Result]
+    days: list[DayResult]
+
+
+def tuning_subjects(subjects: Sequence[Subject], cfg: TuneConfig) -> list[Subject]:
+    return [s for s in subjects if s.subject not in cfg.holdout]
+
+
+def held_out(subjects: Sequence[Subject], cfg: TuneConfig) -> list[Subject]:
+    return [s for s in subjects if s.subject in cfg.holdout]
+
+
+def cross_validate(subjects: Sequence[Subject], placement: Placement, cfg: TuneConfig,
+                   conditions: Sequence[Degradation] = (NONE,),
+                   days: bool = False) -> list[Condition]:
+    """Outer subject-wise CV; figures from the real detector on each held-out fold, once per
+    input condition (each fold's model is fitted once and tested under every condition)."""
     base = placeholder(placement, cfg)
-    cands = collect(subjects, base)
+    cands = collect(subjects, base, cfg.copies, cfg.mix)
     folds = assign_folds(subjects, cfg.folds)
-    outcomes = []
+    outcomes: list[list[TrialOutcome]] = [[] for _ in conditions]
+    streams: list[list[WearerStream]] = [[] for _ in conditions]
     for k in range(cfg.folds):
         train = {s for s, f in folds.items() if f != k}
         inner = assign_folds([s for s in subjects if s.subject in train], cfg.folds - 1)
@@ -171,8 +227,22 @@ def cross_validate(subjects: Sequence[Subject], placement: Placement,
         model = fit(cands, _subject_mask(cands, train), cfg)
         params = with_model(base, model, threshold, FitInfo())
         test = [s for s in subjects if folds[s.subject] == k]
-        outcomes += evaluate_subjects(test, _fixed(params))
-    return summarise(outcomes)
+        for i, how in enumerate(conditions):
+            outcomes[i] += evaluate_subjects(test, _fixed(params), how)
+            if days:
+                streams[i] += evaluate_days(test, _fixed(params), how)
+    return [Condition(how, summarise(o), summarise_days(d))
+            for how, o, d in zip(conditions, outcomes, streams, strict=True)]
+
+
+def evaluate_holdout(subjects: Sequence[Subject], params: FallParams,
+                     conditions: Sequence[Degradation] = (NONE,),
+                     days: bool = False) -> list[Condition]:
+    """The fitted model on subjects it never saw (the config's ``holdout``)."""
+    return [Condition(how, summarise(evaluate_subjects(subjects, _fixed(params), how)),
+                      summarise_days(evaluate_days(subjects, _fixed(params), how))
+                      if days else [])
+            for how in conditions]
 
 
 def _fixed(params: FallParams) -> Callable[[Placement], FallParams]:
@@ -186,7 +256,7 @@ def final_params(subjects: Sequence[Subject], placement: Placement, cfg: TuneCon
                  cv: Sequence[Result]) -> FallParams:
     """Fit on every subject; threshold from out-of-fold scores over all of them."""
     base = placeholder(placement, cfg)
-    cands = collect(subjects, base)
+    cands = collect(subjects, base, cfg.copies, cfg.mix)
     folds = assign_folds(subjects, cfg.folds)
     score = out_of_fold(cands, set(folds), folds, cfg)
     threshold = choose_threshold(cands, score, cfg.spec_target)
@@ -202,35 +272,84 @@ def final_params(subjects: Sequence[Subject], placement: Placement, cfg: TuneCon
     return with_model(base, model, threshold, info)
 
 
+def _print_conditions(title: str, conds: Sequence[Condition]) -> None:
+    print(title)
+    for c in conds:
+        if len(conds) > 1 or not c.how.is_identity:
+            print(f"input: {c.how.label}")
+        print(format_table(c.results))
+        if c.days:
+            print(format_days(c.days))
+
+
+def _json(conds: Sequence[Condition]) -> list[dict[str, object]]:
+    return [{"degradation": asdict(c.how), "label": c.how.label,
+             "results": [asdict(r) for r in c.results], "days": [asdict(d) for d in c.days]}
+            for c in conds]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m analytics.tune", description=__doc__.split(
         "\n")[0])
     ap.add_argument("--root", type=Path, default=None, help="default: $PINGANLING_DATASETS")
     ap.add_argument("--placement", choices=[*PLACEMENTS, "all"], default="all")
     ap.add_argument("--cv", action="store_true", help="print cross-validated figures")
-    ap.add_argument("--write", action="store_true", help="refit on all data and write params")
+    ap.add_argument("--write", action="store_true",
+                    help="refit on the tuning subjects, write params")
+    ap.add_argument("--holdout", action="store_true",
+                    help="fit as --write does, report the held-out subjects (run once, at the end)")
+    ap.add_argument("--days", action="store_true", help="also false alarms per wearer-day")
     ap.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    add_degrade_args(ap)
     args = ap.parse_args(argv)
     root = args.root or default_root()
     subjects = list(iter_subjects(root))
     placements = PLACEMENTS if args.placement == "all" else (args.placement,)
-    table: list[Result] = []
+    conditions = degradations_from(args)
+    cv_all: list[Condition] = []
+    hold_all: list[Condition] = []
     for placement in placements:
         group = [s for s in subjects if s.placement == placement]
         if not group:
             continue
         cfg = CONFIGS[placement]
-        cv = cross_validate(group, placement, cfg)
-        table += cv
-        if args.write:
-            p = final_params(group, placement, cfg, cv)
-            params_path(placement).write_text(p.to_json())
-            print(f"wrote {params_path(placement)} (threshold {p.alert_threshold:.3f})")
-    print("subject-wise cross-validated figures (held-out subjects of each fold):")
-    print(format_table(table))
+        tuning = tuning_subjects(group, cfg)
+        cv: list[Condition] = []
+        if args.cv or args.write:
+            cv = cross_validate(tuning, placement, cfg, conditions, args.days)
+            cv_all += cv
+        if args.write or args.holdout:
+            clean = next((c.results for c in cv if c.how.is_identity), [])
+            p = final_params(tuning, placement, cfg, clean)
+            if args.write:
+                params_path(placement).write_text(p.to_json())
+                print(f"wrote {params_path(placement)} (threshold {p.alert_threshold:.3f})")
+            if args.holdout and cfg.holdout:
+                hold_all += evaluate_holdout(held_out(group, cfg), p, conditions, args.days)
+    if cv_all:
+        _print_conditions("subject-wise cross-validated figures (held-out subjects of each "
+                          "fold):", _merge(cv_all))
+    if hold_all:
+        _print_conditions("own held-out subjects (never used for tuning):", _merge(hold_all))
     if args.json:
-        print(json.dumps({"cv": True, "results": [asdict(r) for r in table]}))
+        merged = _merge(cv_all)
+        print(json.dumps({"cv": bool(cv_all),
+                          "results": [asdict(r) for r in merged[0].results] if merged else [],
+                          "days": [asdict(d) for d in merged[0].days] if merged else [],
+                          "conditions": _json(merged), "holdout": _json(_merge(hold_all))}))
     return 0
+
+
+def _merge(conds: Sequence[Condition]) -> list[Condition]:
+    """One Condition per degradation, placements together (in the order first seen)."""
+    out: dict[Degradation, Condition] = {}
+    for c in conds:
+        if c.how in out:
+            prev = out[c.how]
+            out[c.how] = Condition(c.how, prev.results + c.results, prev.days + c.days)
+        else:
+            out[c.how] = c
+    return list(out.values())
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ B = npt.NDArray[np.bool_]
 
 ANTI_ALIAS_ORDER = 4
 ANTI_ALIAS_FRACTION = 0.4  # cut-off as a fraction of the output rate (20 Hz for 50 Hz)
+LANCZOS_A = 3  # up-sampling kernel half-width in input samples (its look-ahead)
 
 
 def rate_ratio(fs_in: float, fs_out: float) -> tuple[int, int]:
@@ -33,13 +34,28 @@ def rate_ratio(fs_in: float, fs_out: float) -> tuple[int, int]:
     return r.numerator, r.denominator
 
 
+def lanczos_table(p: int, q: int, a: int = LANCZOS_A) -> F64:
+    """Polyphase Lanczos-``a`` weights ``(q, 2a)`` for output positions ``j * p / q``.
+
+    Row ``phase`` weighs inputs ``i0 - a + 1 .. i0 + a`` around the position ``i0 + phase / q``;
+    rows sum to 1 (gravity passes exactly) and phase 0 is the input sample itself.
+    """
+    frac = np.arange(q)[:, None] / q
+    d = frac + (a - 1) - np.arange(2 * a)[None, :]  # distance from each tap to the position
+    w = np.sinc(d) * np.sinc(d / a)
+    return np.asarray(w / w.sum(axis=1, keepdims=True), dtype=np.float64)
+
+
 class StreamResampler:
     """Per-row streaming resampler from ``fs_in`` to ``fs_out``.
 
     Above the output rate a Butterworth anti-alias low-pass runs first (``sosfilt`` with carried
-    ``zi``); then output sample ``j`` is interpolated linearly at input position ``j * p / q``
-    (exact integer arithmetic, so any split of the input gives the same output). Rows advance
-    independently; a call returns per-row counts because rows may sit at different phases.
+    ``zi``); then output sample ``j`` is interpolated linearly at input position ``j * p / q``.
+    Below it (e.g. a 20-Hz wearable) output ``j`` is band-limited (Lanczos-3) interpolation at
+    ``j * p / q`` from the 6 nearest inputs, so it waits for ``LANCZOS_A`` inputs after that
+    position (``delay_s``). Exact integer arithmetic: any split of the input gives the same
+    output. Rows advance independently; a call returns per-row counts because rows may sit at
+    different phases.
     """
 
     def __init__(self, fs_in: float, fs_out: float, rows: int) -> None:
@@ -53,6 +69,12 @@ class StreamResampler:
             self.sos = np.asarray(sos, dtype=np.float64)
             self._zi_unit = np.asarray(signal.sosfilt_zi(self.sos), dtype=np.float64)
         self.zi = np.zeros((0 if self.sos is None else len(self.sos), 0, 2, 3))
+        self.upsampling = self.p < self.q
+        self.taps = lanczos_table(self.p, self.q) if self.upsampling else np.zeros((0, 0))
+        span = self.taps.shape[1]
+        self.delay_s = LANCZOS_A / fs_in if self.upsampling else 0.0
+        self.hist = np.zeros((0, span, 3))
+        self.hist_ok = np.zeros((0, span), dtype=bool)
         self.last = np.zeros((0, 3))
         self.last_ok = np.zeros(0, dtype=bool)
         self.n_in = np.zeros(0, dtype=np.int64)
@@ -64,6 +86,9 @@ class StreamResampler:
         old = len(self.n_in)
         extra = max(rows - old, 0)
         self.zi = np.concatenate([self.zi, np.zeros((self.zi.shape[0], extra, 2, 3))], axis=1)
+        span = self.hist.shape[1]
+        self.hist = np.concatenate([self.hist, np.zeros((extra, span, 3))])
+        self.hist_ok = np.concatenate([self.hist_ok, np.ones((extra, span), dtype=bool)])
         self.last = np.concatenate([self.last, np.zeros((extra, 3))])
         self.last_ok = np.concatenate([self.last_ok, np.ones(extra, dtype=bool)])
         self.n_in = np.concatenate([self.n_in, np.zeros(extra, dtype=np.int64)])
@@ -102,6 +127,8 @@ class StreamResampler:
         if self.passthrough:
             self.skip(rows, n)
             return x, ok, np.full(k, n, dtype=np.int64), first
+        if self.upsampling:
+            return self._up(x, ok, rows)
         xf = self._filter(x, rows)
         counts = np.maximum((n_in + n - 1) * self.q // self.p - first + 1, 0)
         m = int(counts.max(initial=0))
@@ -116,6 +143,38 @@ class StreamResampler:
         y_ok = ext_ok[r, idx] & (ext_ok[r, nxt] | (frac == 0))
         self.last[rows] = xf[:, -1]
         self.last_ok[rows] = ok[:, -1]
+        self.n_in[rows] += n
+        self.n_out[rows] += counts
+        return y, y_ok, counts, first
+
+    def _up(self, x: FA, ok: B, rows: I64) -> tuple[FA, B, I64, I64]:
+        """Band-limited up-sampling: output ``j`` once input ``floor(j p / q) + a`` is in."""
+        k, n = x.shape[0], x.shape[1]
+        a, span = LANCZOS_A, self.taps.shape[1]
+        first = self.n_out[rows].copy()
+        n_in = self.n_in[rows]
+        fresh = n_in == 0
+        if fresh.any():  # history before the first sample: that sample held still
+            self.hist[rows[fresh]] = x[fresh, :1]
+            self.hist_ok[rows[fresh]] = True
+        ready = n_in + n - a  # inputs 0 .. ready-1 may sit left of an output position
+        counts = np.maximum((ready * self.q - 1) // self.p - first + 1, 0)
+        m = int(counts.max(initial=0))
+        num = (first[:, None] + np.arange(m)[None, :]) * self.p
+        phase = num % self.q
+        # ext index of the first tap: input i0 - a + 1 sits at i0 - n_in + a + 1
+        start = np.clip(num // self.q - n_in[:, None] + a + 1, 0, n)
+        idx = start[..., None] + np.arange(span)
+        ext = np.concatenate([self.hist[rows], x], axis=1)
+        ext_ok = np.concatenate([self.hist_ok[rows], ok], axis=1)
+        r = np.arange(k)[:, None, None]
+        taps, w = ext[r, idx], self.taps[phase]
+        y = taps[:, :, 0] * w[:, :, 0, None]
+        for t in range(1, span):  # a fixed summation order: bit-identical for any block split
+            y += taps[:, :, t] * w[:, :, t, None]
+        y_ok = ext_ok[r, idx].all(axis=2)
+        self.hist[rows] = ext[:, -span:]
+        self.hist_ok[rows] = ext_ok[:, -span:]
         self.n_in[rows] += n
         self.n_out[rows] += counts
         return y, y_ok, counts, first

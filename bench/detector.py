@@ -131,7 +131,8 @@ class NaiveRow:
         if not all(list(self.ok)[lo:hi]):
             return
         win = np.array(list(self.acc)[lo:hi], dtype=np.float32).astype(np.float64)[None]
-        score = float(self.forest.decision(feat.compute(win, self.lay))[0])  # type: ignore[attr-defined]
+        fx = feat.compute(win, self.lay, self.p.features, FS)
+        score = float(self.forest.decision(fx)[0])  # type: ignore[attr-defined]
         refractory = round(self.p.refractory_s * self.p.fs)
         if score >= self.p.alert_threshold and c - self.last_alert >= refractory:
             self.last_alert = c

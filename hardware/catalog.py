@@ -1,4 +1,10 @@
-"""Device models we support, their batteries, and the device uid format used everywhere.
+"""Device models we support, their batteries, accelerometer axes, and the device uid format.
+
+A wearable's ``axis_map`` says where each of the fall detector's axes is in the device's own
+frame (a signed permutation, e.g. ``("-y", "x", "z")``: detector x = device -y, …);
+:func:`to_detector_frame` applies it to ``(…, 3)`` samples before they reach the detector. The
+detector's frames are its training data's: waist as SisFall (y vertical when standing), wrist as
+WEDA-FALL's watch (x along the forearm, z out of the face).
 
 A device uid names one physical device across gateway, server and console:
 ``rf-0a1b2c3d`` (serial RF device id, 8 lowercase hex digits) or ``ble-c82e470a1b2c`` (the BLE
@@ -15,8 +21,35 @@ from types import MappingProxyType
 from typing import Final
 
 import numpy as np
+import numpy.typing as npt
 
 from hardware.errors import CatalogError
+
+AxisMap = tuple[str, str, str]
+IDENTITY: Final[AxisMap] = ("x", "y", "z")
+_AXIS: Final = {"x": 0, "y": 1, "z": 2}
+
+
+def _signed_axis(entry: str) -> tuple[float, int]:
+    """``"-y"`` → (-1.0, 1); :class:`CatalogError` for anything but [+-]x/y/z."""
+    sign, name = (-1.0, entry[1:]) if entry.startswith("-") else (1.0, entry.removeprefix("+"))
+    if name not in _AXIS:
+        raise CatalogError(f"axis {entry!r} is not one of x, y, z with an optional sign")
+    return sign, _AXIS[name]
+
+
+def axis_matrix(axis_map: tuple[str, ...]) -> npt.NDArray[np.float64]:
+    """``("-y", "x", "z")`` → the 3×3 signed permutation ``M`` with detector = ``M @ device``;
+    :class:`CatalogError` unless each device axis is used exactly once."""
+    if len(axis_map) != 3:
+        raise CatalogError(f"axis map {axis_map!r} needs three entries")
+    m = np.zeros((3, 3))
+    for i, entry in enumerate(axis_map):
+        sign, j = _signed_axis(entry)
+        m[i, j] = sign
+    if not (np.abs(m).sum(axis=0) == 1).all():
+        raise CatalogError(f"axis map {axis_map!r} uses a device axis twice")
+    return m
 
 
 class DeviceKind(StrEnum):
@@ -64,11 +97,21 @@ class Model:
     low_battery_mv: int
     battery_life_days: float
     sample_rate_hz: float | None = None
+    axis_map: AxisMap = IDENTITY  # detector axis i = signed device axis axis_map[i]
+    range_g: float | None = None  # accelerometer full scale, ± g
+
+    def __post_init__(self) -> None:
+        axis_matrix(self.axis_map)  # a bad map fails at import, not on the first sample
 
     @property
     def full_mv(self) -> int:
         """Voltage of a full battery."""
         return self.battery_curve[-1][0]
+
+    @property
+    def axis_matrix(self) -> npt.NDArray[np.float64]:
+        """The axis map as a 3×3 signed permutation ``M``: detector = ``M @ device``."""
+        return axis_matrix(self.axis_map)
 
 
 def _rf(id_: str, name: str, kind: DeviceKind, life_years: float) -> Model:
@@ -76,9 +119,10 @@ def _rf(id_: str, name: str, kind: DeviceKind, life_years: float) -> Model:
                  2500, life_years * 365)
 
 
-def _ble(id_: str, name: str, placement: Placement, life_days: float) -> Model:
+def _ble(id_: str, name: str, placement: Placement, life_days: float, rate_hz: float = 50.0,
+         axis_map: AxisMap = IDENTITY, range_g: float = 16.0) -> Model:
     return Model(id_, name, DeviceKind.WEARABLE, Transport.BLE, placement, 60.0, LIPO_CURVE,
-                 3800, life_days, sample_rate_hz=50.0)
+                 3800, life_days, sample_rate_hz=rate_hz, axis_map=axis_map, range_g=range_g)
 
 
 MODELS: Final[Mapping[str, Model]] = MappingProxyType({m.id: m for m in (
@@ -88,6 +132,10 @@ MODELS: Final[Mapping[str, Model]] = MappingProxyType({m.id: m for m in (
     _rf("DS-433", "433 MHz magnetic door contact", DeviceKind.DOOR, 3),
     _ble("WB-BLE", "BLE wrist band (accelerometer, heart rate, SpO2)", Placement.WRIST, 3),
     _ble("WP-BLE", "BLE waist pendant (accelerometer, heart rate, SpO2)", Placement.WAIST, 5),
+    # a second source's band: 25 Hz, ±8 g; its y runs along the forearm towards the elbow and
+    # its z into the skin: detector x = -y, y = -x, z = -z (a proper rotation, det +1)
+    _ble("WB2-BLE", "BLE wrist band, second source (25 Hz accelerometer, heart rate)",
+         Placement.WRIST, 7, rate_hz=25.0, axis_map=("-y", "-x", "-z"), range_g=8.0),
 )})
 """Every supported model by id. RF models supervise every 15 min: silent after ~45 min."""
 
@@ -99,6 +147,20 @@ def get_model(model_id: str) -> Model:
     except KeyError:
         known = ", ".join(MODELS)
         raise CatalogError(f"unknown device model {model_id!r} (known: {known})") from None
+
+
+def to_detector_frame(model: Model | str, samples: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Samples ``(…, 3)`` in the device's axes → the fall detector's training frame. Pure: a
+    column gather and sign changes (exact in any float type), any leading shape."""
+    m = get_model(model) if isinstance(model, str) else model
+    x = np.asarray(samples)
+    if x.shape[-1:] != (3,):
+        raise CatalogError(f"samples of shape {x.shape}, expected (…, 3)")
+    if m.axis_map == IDENTITY:
+        return np.asarray(x, dtype=np.float64)
+    signed = [_signed_axis(a) for a in m.axis_map]
+    sign = np.array([s for s, _ in signed])
+    return np.asarray(x[..., [j for _, j in signed]] * sign, dtype=np.float64)
 
 
 def battery_percent(model: Model, mv: int) -> int:
