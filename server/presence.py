@@ -85,6 +85,9 @@ class PresenceListener:
         while True:
             try:
                 await self.on_status(gw, status)
+                if backoff.attempt:
+                    log.info("presence: %s status of gateway %s recorded after %d retries",
+                             status.state, gw, backoff.attempt)
                 return
             except BadRow as exc:
                 self.counters[f"rejected_{exc.reason}"] += 1
