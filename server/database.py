@@ -16,7 +16,9 @@ from server.store.connect import Prepared, prepare
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 10
-POOL_WAIT_S = 10.0  # a request waits this long for a connection, then answers 503
+# a request waits this long for a connection, then answers 503: long, because a loaded machine
+# (slow chart queries holding every connection) must not turn into errors in the console
+POOL_WAIT_S = 30.0
 
 
 def resolve(settings: Settings) -> tuple[str, PrivateCluster | None]:
