@@ -183,7 +183,8 @@ class ServerProcess:
         if not workers:
             return True
         subscribed = set(re.findall(r"ingest (\S+) connected to", self.log()))
-        return bool(health.get("database") and health.get("broker") and health.get("live_feed")
+        return bool(health.get("database") == "up" and health.get("broker") == "up"
+                    and health.get("live_feed")
                     and health.get("ingest_workers", 0) >= workers
                     and len(subscribed) >= workers)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import Counter
@@ -37,6 +38,7 @@ from pinganling.contract import (
     dump,
 )
 from pinganling.contract import Event as EventPayload
+from pinganling.supervisor import Supervised, Supervisor, plain
 
 log = logging.getLogger(__name__)
 
@@ -96,25 +98,32 @@ class Gateway:
         self.heartbeat_s = settings.heartbeat_s
         self.config_rev = 0
         self.wearables: dict[str, WearableStream] = {}
-        self._ble_tasks: dict[str, asyncio.Task[None]] = {}
+        self._ble_tasks: set[str] = set()
         self._recent: dict[tuple[str, int, int], float] = {}
-        self._tg: asyncio.TaskGroup | None = None
+        self.supervisor = Supervisor(f"gateway {settings.id}")
+        self._running = False
         self.edge = FallBank() if settings.edge_falls else None
         self.on_event: Callable[[EventPayload], None] = lambda e: None
 
     async def run(self) -> None:
-        """Run until cancelled."""
+        """Run until cancelled: each task under the supervisor, which restarts any that fails
+        (with backoff, logged and counted in the heartbeat's ``task_restarts``)."""
+        sup = self.supervisor
         try:
-            async with asyncio.TaskGroup() as tg:
-                self._tg = tg
-                tg.create_task(self.uplink.run(), name="uplink")
-                for transport in self.serial:
-                    tg.create_task(transport.run(), name=f"serial {transport.url}")
-                tg.create_task(self._heartbeats(), name="heartbeat")
-                tg.create_task(self._housekeeping(), name="housekeeping")
-                self._sync_ble()
+            self._running = True
+            sup.start("uplink", plain(self.uplink.run))
+            for transport in self.serial:
+                sup.start(f"serial {transport.url}", plain(transport.run))
+            sup.start("heartbeat", self._heartbeats)
+            sup.start("housekeeping", self._housekeeping)
+            self._sync_ble()
+            await asyncio.Event().wait()
         finally:
-            self.close()
+            self._running = False
+            try:
+                await sup.stop()
+            finally:
+                self.close()
 
     def close(self) -> None:
         self.registry.close()
@@ -165,21 +174,23 @@ class Gateway:
 
     def _sync_ble(self) -> None:
         """One streaming task per paired BLE device; stop tasks of unpaired ones."""
-        if self.ble_link is None or self._tg is None:
+        if self.ble_link is None or not self._running:
             return
         wanted = {uid for uid, d in self.registry.devices.items()
                   if d.model.transport == Transport.BLE}
-        for uid in set(self._ble_tasks) - wanted:
-            self._ble_tasks.pop(uid).cancel()
+        for uid in self._ble_tasks - wanted:
+            self._ble_tasks.discard(uid)
+            self.supervisor.cancel(f"ble {uid}")
             self.wearables.pop(uid, None)
-        for uid in wanted - set(self._ble_tasks):
+        for uid in wanted - self._ble_tasks:
             stream = WearableStream(uid, self.settings.acc_block_s, self.counters,
                                     on_block=self._acc_block,
                                     on_battery=lambda pct, u=uid: self._battery(u, pct),
                                     clock=self.clock)
             self.wearables[uid] = stream
-            self._ble_tasks[uid] = self._tg.create_task(self._stream_ble(uid, stream),
-                                                        name=f"ble {uid}")
+            self._ble_tasks.add(uid)
+            self.supervisor.start(f"ble {uid}",
+                                  plain(functools.partial(self._stream_ble, uid, stream)))
 
     async def _stream_ble(self, uid: str, stream: WearableStream) -> None:
         assert self.ble_link is not None
@@ -248,6 +259,7 @@ class Gateway:
 
     def _all_counters(self) -> dict[str, int]:
         out = dict(self.counters)
+        out["task_restarts"] = sum(t.restarts for t in self.supervisor.health())
         for t in self.serial:
             s = t.deframer.stats
             out["serial_garbage_bytes"] = out.get("serial_garbage_bytes", 0) + s.garbage_bytes
@@ -256,17 +268,19 @@ class Gateway:
             out["serial_frame_errors"] = out.get("serial_frame_errors", 0) + t.frame_errors
         return out
 
-    async def _heartbeats(self) -> None:
+    async def _heartbeats(self, me: Supervised) -> None:
         while True:
             await self.uplink.connected.wait()
-            await self.uplink.publish(Up.HEARTBEAT, dump(self.heartbeat()), qos=0)
+            if await self.uplink.publish(Up.HEARTBEAT, dump(self.heartbeat()), qos=0):
+                me.ok()
             await asyncio.sleep(self.heartbeat_s)
 
-    async def _housekeeping(self) -> None:
+    async def _housekeeping(self, me: Supervised) -> None:
         while True:
             await asyncio.sleep(self.settings.vitals_flush_s)
             try:
                 self._tidy()
+                me.ok()
             except Exception:  # the periodic job's outer edge: log, count, try again next time
                 self.counters["housekeeping_errors"] += 1
                 log.exception("gateway %s: housekeeping failed", self.settings.id)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from psycopg_pool import PoolTimeout
 
 from pinganling import __version__
 from server.api import (
@@ -21,6 +22,7 @@ from server.api import (
     live,
     reports_routes,
 )
+from server.health import DatabaseProbe, report
 from server.runtime import Runtime
 from server.settings import Settings
 
@@ -34,6 +36,7 @@ def create_app(settings: Settings | None = None, *, ingest: bool = True) -> Fast
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await Runtime.start(settings or Settings(), ingest=ingest)
         app.state.runtime = runtime
+        app.state.database_probe = DatabaseProbe(runtime.conninfo)
         try:
             yield
         finally:
@@ -46,14 +49,25 @@ def create_app(settings: Settings | None = None, *, ingest: bool = True) -> Fast
                    live):
         app.include_router(module.router)
 
-    @app.get("/health", tags=["ops"])
-    async def health(request: Request) -> dict[str, Any]:
-        """Liveness of the parts: database, broker (presence subscription), ingest workers."""
+    @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def database_unavailable(_r: Request, exc: Exception) -> JSONResponse:
+        """The database is away (restarting, unreachable): 503, try again, never a 500."""
+        return JSONResponse(errors.error_body(503, "the database is unavailable; try again",
+                                              "unavailable"),
+                            status_code=503, headers={"Retry-After": "5"})
+
+    @app.get("/health", tags=["ops"], responses={503: {"description": "the database is down"}})
+    async def health(request: Request) -> JSONResponse:
+        """``status`` ok / degraded / down; the database and the broker up / down; each
+        supervised task: alive, healthy, restarts, last success, last error (README
+        "Operations"). 503 only when the database is down."""
         rt: Runtime = request.app.state.runtime
-        db_ok = await rt.db.run(lambda c: c.execute("SELECT 1").fetchone() == (1,))
-        return {"database": db_ok, "broker": rt.presence.subscribed.is_set(),
-                "live_feed": rt.fanout.listening.is_set(),
-                "ingest_workers": rt.ingest.alive(), "version": __version__}
+        code, body = await report(request.app.state.database_probe, rt.supervisor,
+                                  broker=rt.presence.subscribed.is_set(),
+                                  live_feed=rt.fanout.listening.is_set(),
+                                  ingest_workers=rt.ingest.alive())
+        return JSONResponse(body, status_code=code)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

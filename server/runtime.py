@@ -1,29 +1,28 @@
 """What a server process runs besides HTTP: ingest workers, presence, supervision, maintenance.
 
 Built in the FastAPI lifespan (never at import): database found or started and migrated, then
-named tasks in one TaskGroup. Stopping cancels them and terminates the worker processes.
+named tasks under one supervisor (``pinganling.supervisor``), which restarts any that fails and
+reports on each in ``/health``. Stopping cancels them and terminates the worker processes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from pinganling.backoff import stop_if_cancelled
 from pinganling.contract import Status
 from pinganling.services.postgres import PrivateCluster
+from pinganling.supervisor import Supervised, Supervisor, plain
 from server import database
 from server.alerts import engine
 from server.alerts.escalation import escalate
@@ -39,10 +38,15 @@ from server.supervision import supervise
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+LISTENER_DEADLINE_S = 15.0  # presence and the live feed: not subscribed this long is degraded
 
 
 class Db:
-    """One sync connection for background jobs, used from worker threads one call at a time."""
+    """One sync connection for background jobs, used from worker threads one call at a time.
+
+    Each call first checks the connection (an empty query) and replaces one that a database
+    restart broke, so a restart costs only the call that was running at that moment.
+    """
 
     def __init__(self, conninfo: str) -> None:
         self.conninfo = conninfo
@@ -54,16 +58,26 @@ class Db:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the server is stopping: no more database work")
-            if self._conn is None or self._conn.closed:
-                self._conn = database.connect(self.conninfo)
+            conn = self._connection()
             try:
-                return fn(self._conn)
+                return fn(conn)
             except psycopg.OperationalError:
-                self._conn.close()
+                conn.close()
                 raise
             finally:
                 if self._closed:  # closed while this call ran in its thread
-                    self._conn.close()
+                    conn.close()
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        conn = self._conn
+        if conn is not None and not conn.closed:
+            try:
+                ConnectionPool.check_connection(conn)
+                return conn
+            except psycopg.Error:
+                conn.close()
+        self._conn = database.connect(self.conninfo, connect_timeout=database.CONNECT_TIMEOUT_S)
+        return self._conn
 
     async def run(self, fn: Callable[[psycopg.Connection[Any]], T]) -> T:
         return await asyncio.to_thread(self._call, fn)
@@ -89,61 +103,55 @@ class Runtime:
     fanout: Fanout
     ingest: IngestPool
     presence: PresenceListener
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    closing: list[Callable[[], None]] = field(default_factory=list)
+    supervisor: Supervisor
+    closing: list[Callable[[], None]]
 
     @classmethod
     async def start(cls, settings: Settings, *, ingest: bool = True) -> Runtime:
         conninfo, cluster = await asyncio.to_thread(database.resolve, settings)
         await asyncio.to_thread(database.migrate, conninfo, settings)
-        pool = ConnectionPool(conninfo, min_size=settings.db_pool_min,
-                              max_size=settings.db_pool_max, kwargs={"autocommit": True},
-                              open=False)
+        pool = database.pool(conninfo, settings)
         await asyncio.to_thread(pool.open, True, 30.0)
         presence = PresenceListener(settings.broker(), settings.topics(),
                                     lambda gw, status: rt.status(gw, status))
         rt = cls(settings, conninfo, cluster, Db(conninfo), pool, Fanout(conninfo),
-                 IngestPool(settings, conninfo), presence)
-        every = rt._every
-        jobs: list[tuple[str, Callable[[], Awaitable[None]]]] = [
-            ("presence", rt.presence.run),
-            ("live-feed", rt.fanout.run),
-            ("supervision", lambda: every(settings.supervision_every, "supervision",
-                                          rt.supervise)),
-            ("escalation", lambda: every(settings.escalation_every, "escalation", rt.escalate)),
-            ("notifications", lambda: every(settings.escalation_every, "notifications",
-                                            rt.notify)),
-            ("maintenance", lambda: every(settings.maintenance_every, "maintenance",
-                                          rt.maintain)),
-        ]
-        if ingest:
-            jobs.append(("ingest", rt.ingest.run))
-        if settings.detectors:
-            detectors, detector_db = DetectorWorker(settings), Db(conninfo)
-            rt.closing.append(detector_db.close)
-            jobs.append(("detectors", lambda: every(settings.detector_every, "detectors",
-                                                    lambda: rt._detect(detectors, detector_db))))
-            learn_db = Db(conninfo)  # its own connection: a long fit never delays escalation
-            rt.closing.append(learn_db.close)
-            jobs.append(("inactivity-learning",
-                         lambda: every(settings.inactivity_learn_every, "inactivity learning",
-                                       lambda: rt.learn_inactivity(learn_db))))
-        rt.tasks = [asyncio.create_task(job(), name=name) for name, job in jobs]
+                 IngestPool(settings, conninfo), presence, Supervisor("server"), [])
+        rt._supervise_tasks(ingest=ingest)
         return rt
+
+    def _supervise_tasks(self, *, ingest: bool) -> None:
+        s, sup = self.settings, self.supervisor
+        sup.start("presence", plain(self.presence.run), ready=self.presence.subscribed,
+                  deadline_s=LISTENER_DEADLINE_S)
+        sup.start("live-feed", plain(self.fanout.run), ready=self.fanout.listening,
+                  deadline_s=LISTENER_DEADLINE_S)
+        sup.every("supervision", s.supervision_every.total_seconds(), self.supervise)
+        sup.every("escalation", s.escalation_every.total_seconds(), self.escalate)
+        sup.every("notifications", s.escalation_every.total_seconds(), self.notify)
+        sup.every("maintenance", s.maintenance_every.total_seconds(), self.maintain)
+        if ingest:
+            for role, index in self.ingest.workers:
+                sup.start(f"ingest-{role}-{index}",
+                          functools.partial(self._keep_worker, role=role, index=index))
+        if s.detectors:
+            detectors, detector_db = DetectorWorker(s), Db(self.conninfo)
+            self.closing.append(detector_db.close)
+            sup.every("detectors", s.detector_every.total_seconds(),
+                      lambda: detector_db.run(detectors.tick))
+            learn_db = Db(self.conninfo)  # its own connection: a long fit never delays escalation
+            self.closing.append(learn_db.close)
+            sup.every("inactivity-learning", s.inactivity_learn_every.total_seconds(),
+                      lambda: self.learn_inactivity(learn_db))
+
+    async def _keep_worker(self, me: Supervised, *, role: str, index: int) -> None:
+        await self.ingest.keep(role, index, started=me.ok)
 
     async def learn_inactivity(self, db: Db) -> None:
         """Refit each resident's learned inactivity limits from their own history."""
         await db.run(lambda c: fit_limits(c, int(time.time() // 60)))
 
-    async def _detect(self, detectors: DetectorWorker, db: Db) -> None:
-        await db.run(detectors.tick)
-
     async def stop(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self.supervisor.stop()
         await self.ingest.stop()
         self.db.close()
         for close in self.closing:
@@ -184,14 +192,3 @@ class Runtime:
     async def maintain(self) -> None:
         report = await self.db.run(lambda c: run_maintenance(c))
         log.info("maintenance: %s", report)
-
-    async def _every(self, period: timedelta, what: str,
-                     job: Callable[[], Awaitable[None]]) -> None:
-        seconds = period.total_seconds()
-        while True:
-            try:
-                await job()
-            except Exception:  # a periodic job's outer edge: log with context and carry on
-                log.exception("%s failed; retrying in %.0f s", what, seconds)
-            stop_if_cancelled()
-            await asyncio.sleep(seconds)

@@ -17,6 +17,7 @@ from fastapi.encoders import jsonable_encoder
 from psycopg import sql
 
 from pinganling.backoff import Backoff
+from pinganling.supervisor import Flag
 from server.alerts import queries
 from server.alerts.feed import changes_since, channel, safe_head
 from server.api.deps import region_filter
@@ -26,6 +27,7 @@ from server.auth.users import User
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["live"])
 KEEPALIVE_S = 15.0
+CONNECT_TIMEOUT_S = 10
 BATCH = 1000
 
 
@@ -35,7 +37,7 @@ class Fanout:
     def __init__(self, conninfo: str) -> None:
         self.conninfo = conninfo
         self.clients: set[asyncio.Event] = set()
-        self.listening = asyncio.Event()
+        self.listening = Flag()
 
     def wake_all(self) -> None:
         for event in self.clients:
@@ -45,8 +47,8 @@ class Fanout:
         backoff = Backoff(initial=0.5, maximum=10.0)
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(self.conninfo,
-                                                                 autocommit=True) as conn:
+                async with await psycopg.AsyncConnection.connect(
+                        self.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn:
                     cur = await conn.execute("SELECT current_schema()")
                     row = await cur.fetchone()
                     assert row is not None
@@ -58,7 +60,8 @@ class Fanout:
                         self.wake_all()
             except psycopg.OperationalError as exc:
                 log.warning("live feed: LISTEN connection lost: %s", exc)
-            self.listening.clear()
+            finally:
+                self.listening.clear()
             await backoff.sleep()
 
 

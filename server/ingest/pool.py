@@ -1,4 +1,4 @@
-"""Runs N ingest worker processes and restarts any that dies (jittered backoff)."""
+"""Runs the ingest worker processes; the server's supervisor restarts any that dies."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import contextlib
 import logging
 import os
 import sys
+from collections.abc import Callable
 
-from pinganling.backoff import Backoff
 from server.ingest.worker import CONNINFO_ENV
 from server.settings import Settings
 
@@ -27,8 +27,16 @@ def worker_env(settings: Settings, conninfo: str) -> dict[str, str]:
     return env
 
 
+class WorkerExited(RuntimeError):
+    """An ingest worker process ended by itself (crashed, killed)."""
+
+
 class IngestPool:
-    """``await run()`` keeps ``settings.ingest_workers`` processes alive until cancelled."""
+    """``settings.ingest_workers`` telemetry and ``ingest_event_workers`` event processes.
+
+    ``keep(role, index)`` runs one of them until it exits; the server's supervisor
+    (``pinganling.supervisor``) restarts it with backoff and counts the restarts.
+    """
 
     def __init__(self, settings: Settings, conninfo: str) -> None:
         self.workers = [("events", i) for i in range(settings.ingest_event_workers)] + [
@@ -37,26 +45,20 @@ class IngestPool:
         self.procs: dict[tuple[str, int], asyncio.subprocess.Process] = {}
         self.restarts = 0
 
-    async def run(self) -> None:
-        try:
-            async with asyncio.TaskGroup() as tg:
-                for role, index in self.workers:
-                    tg.create_task(self._keep(role, index), name=f"ingest-{role}-{index}")
-        finally:
-            await self.stop()
-
-    async def _keep(self, role: str, index: int) -> None:
-        backoff = Backoff(initial=0.5, maximum=30.0)
-        while True:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "server.ingest.worker", "--role", role, "--index",
-                str(index), env=self.env, stdin=asyncio.subprocess.DEVNULL)
-            self.procs[(role, index)] = proc
-            log.info("ingest %s worker %d started (pid %d)", role, index, proc.pid)
-            code = await proc.wait()
-            self.restarts += 1
-            log.error("ingest %s worker %d exited with %s; restarting", role, index, code)
-            await backoff.sleep()
+    async def keep(self, role: str, index: int,
+                   started: Callable[[], None] = lambda: None) -> None:
+        """Start worker ``role``/``index`` (then call ``started``) and wait for it; raise
+        ``WorkerExited`` when it exits. Cancelling leaves it running: ``stop()`` ends every
+        worker gracefully."""
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "server.ingest.worker", "--role", role, "--index",
+            str(index), env=self.env, stdin=asyncio.subprocess.DEVNULL)
+        self.procs[(role, index)] = proc
+        log.info("ingest %s worker %d started (pid %d)", role, index, proc.pid)
+        started()
+        code = await proc.wait()
+        self.restarts += 1
+        raise WorkerExited(f"ingest {role} worker {index} (pid {proc.pid}) exited with {code}")
 
     async def stop(self) -> None:
         procs = [p for p in self.procs.values() if p.returncode is None]
