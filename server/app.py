@@ -19,6 +19,7 @@ from server.api import (
     charts_routes,
     directory_routes,
     errors,
+    limits,
     live,
     reports_routes,
 )
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, *, ingest: bool = True) -> Fast
     app = FastAPI(title="平安铃 server", version=__version__, lifespan=lifespan,
                   description="Alerts, residents and live feed for the 平安铃 operator console.")
     errors.install(app)
+    limits.install(app, settings)
     for module in (auth_routes, alerts_routes, charts_routes, directory_routes, reports_routes,
                    live):
         app.include_router(module.router)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import psycopg
 from pydantic import BaseModel, ConfigDict, Field
 
 from hardware.catalog import get_model
+from server.api.types import Id, Rank, Text
+
+CareTag = Literal["高龄", "独居", "空巢", "失能", "经济困难", "计划生育特殊家庭", "重残"]
+"""The care categories of the community's elder-care registry (residents.care_tags)."""
 
 
 class _In(BaseModel):
@@ -16,49 +20,52 @@ class _In(BaseModel):
 
 
 class RegionIn(_In):
-    name: str = Field(min_length=1, max_length=80)
+    name: Text = Field(min_length=1, max_length=80)
     level: str = Field(pattern="^(街道|社区)$")
-    parent_id: int | None = None
+    parent_id: Id | None = None
 
 
 class HomeIn(_In):
-    region_id: int
-    address: str = Field(min_length=1, max_length=200)
-    key_safe_code: str | None = Field(default=None, max_length=40)
-    notes: str = ""
+    region_id: Id
+    address: Text = Field(min_length=1, max_length=200)
+    key_safe_code: Text | None = Field(default=None, max_length=40)
+    notes: Text = Field(default="", max_length=4000)
 
 
 class ResidentIn(_In):
-    home_id: int
-    name: str = Field(min_length=1, max_length=80)
+    home_id: Id
+    name: Text = Field(min_length=1, max_length=80)
     sex: str | None = Field(default=None, pattern="^(F|M)$")
     birth_date: date | None = None
-    phone: str | None = None
-    care_tags: list[str] = Field(default_factory=list)
-    conditions: list[str] = Field(default_factory=list)
-    medications: list[str] = Field(default_factory=list)
-    languages: list[str] = Field(default_factory=list)
+    phone: Text | None = Field(default=None, max_length=40)
+    care_tags: list[CareTag] = Field(default_factory=list, max_length=20)
+    conditions: list[Annotated[Text, Field(max_length=200)]] = Field(default_factory=list,
+                                                                       max_length=100)
+    medications: list[Annotated[Text, Field(max_length=200)]] = Field(default_factory=list,
+                                                                        max_length=100)
+    languages: list[Annotated[Text, Field(max_length=40)]] = Field(default_factory=list,
+                                                                     max_length=20)
 
 
 class ContactIn(_In):
-    resident_id: int
-    name: str = Field(min_length=1, max_length=80)
-    relation: str = ""
-    phone: str = Field(min_length=3, max_length=40)
-    call_order: int = Field(default=1, ge=1)
+    resident_id: Id
+    name: Text = Field(min_length=1, max_length=80)
+    relation: Text = Field(default="", max_length=40)
+    phone: Text = Field(min_length=3, max_length=40)
+    call_order: Rank = 1
 
 
 class GatewayIn(_In):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{2,31}$")
-    home_id: int | None = None
+    home_id: Id | None = None
 
 
 class DeviceIn(_In):
-    uid: str = Field(min_length=3, max_length=64)
-    gateway_id: str
-    model: str
-    label: str = ""
-    resident_id: int | None = None
+    uid: Text = Field(min_length=3, max_length=64)
+    gateway_id: Text = Field(max_length=32)
+    model: Text = Field(max_length=40)
+    label: Text = Field(default="", max_length=80)
+    resident_id: Id | None = None
 
 
 def _insert(conn: psycopg.Connection[Any], table: str, data: dict[str, Any],

@@ -17,6 +17,8 @@ from pinganling.contract import DEFAULT_ROOT, Topics
 from pinganling.services.broker import BrokerAddress
 from server.store.config import BackendChoice, StoreConfig
 
+DEFAULT_HTTP_MAX_BODY = 256 * 1024
+
 
 class Settings(BaseSettings):
     """Typed server configuration; see README for each variable."""
@@ -40,6 +42,8 @@ class Settings(BaseSettings):
     # --- HTTP
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    http_max_body: int = Field(default=DEFAULT_HTTP_MAX_BODY, ge=1, description="largest "
+                               "request body in bytes; a larger one is refused with 413")
 
     # --- MQTT and ingest
     mqtt_host: str = "127.0.0.1"

@@ -6,24 +6,25 @@ An operator sees only alerts of their regions; anything else is 404.
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field, field_validator
 
 from server.alerts import queries
 from server.alerts.machine import OPERATOR_OUTCOMES, transition
-from server.alerts.model import Action, Outcome
+from server.alerts.model import Action, Outcome, Priority, State
 from server.api.deps import CurrentUser, Db, region_filter
+from server.api.errors import RESPONSES
+from server.api.types import Id, Instant, Text
 from server.auth.users import User
 
-router = APIRouter(prefix="/api/alerts", tags=["alerts"])
+router = APIRouter(prefix="/api/alerts", tags=["alerts"], responses=RESPONSES)
 
 
 class NoteIn(BaseModel):
-    text: str = Field(min_length=1, max_length=2000)
+    text: Text = Field(min_length=1, max_length=2000)
 
 
 class CallOutcome(StrEnum):
@@ -36,9 +37,9 @@ class CallOutcome(StrEnum):
 
 class CallIn(BaseModel):
     outcome: CallOutcome
-    contact_id: int | None = None
-    number: str | None = Field(default=None, max_length=40)
-    note: str = Field(default="", max_length=2000)
+    contact_id: Id | None = None
+    number: Text | None = Field(default=None, max_length=40)
+    note: Text = Field(default="", max_length=2000)
 
 
 class DispatchKind(StrEnum):
@@ -49,8 +50,8 @@ class DispatchKind(StrEnum):
 
 class DispatchIn(BaseModel):
     kind: DispatchKind
-    target: str = Field(default="", max_length=200)
-    note: str = Field(default="", max_length=2000)
+    target: Text = Field(default="", max_length=200)
+    note: Text = Field(default="", max_length=2000)
 
 
 class DispatchStatus(StrEnum):
@@ -61,12 +62,12 @@ class DispatchStatus(StrEnum):
 
 class DispatchUpdate(BaseModel):
     status: DispatchStatus
-    note: str = Field(default="", max_length=2000)
+    note: Text = Field(default="", max_length=2000)
 
 
 class ResolveIn(BaseModel):
     outcome: Outcome
-    note: str = Field(default="", max_length=2000)
+    note: Text = Field(default="", max_length=2000)
 
     @field_validator("outcome")
     @classmethod
@@ -97,53 +98,56 @@ def live_queue(user: CurrentUser, conn: Db, include_test: bool = False) -> list[
 
 
 @router.get("")
-def history(user: CurrentUser, conn: Db, state: str | None = None, priority: str | None = None,
-            type: str | None = None, q: str | None = Query(default=None, max_length=100),
-            since: datetime | None = None, until: datetime | None = None,
+def history(user: CurrentUser, conn: Db, state: State | None = None,
+            priority: Priority | None = None,
+            type: Annotated[Text | None, Query(max_length=40)] = None,
+            q: Annotated[Text | None, Query(max_length=100)] = None,
+            since: Instant | None = None, until: Instant | None = None,
             limit: int = Query(default=50, ge=1, le=500),
-            before_id: int | None = None) -> list[dict[str, Any]]:
+            before_id: Id | None = None) -> list[dict[str, Any]]:
     """Past and present alerts, newest first; filter by state, priority, type, text, time."""
     where, args = region_filter(user, "a.region_id")
-    return queries.search(conn, where, args, state=state, priority=priority, kind=type, text=q,
+    return queries.search(conn, where, args, state=state and state.value,
+                          priority=priority and priority.value, kind=type, text=q,
                           since=since, until=until, limit=limit, before_id=before_id)
 
 
 @router.get("/{alert_id}")
-def one(alert_id: int, user: CurrentUser, conn: Db) -> dict[str, Any]:
+def one(alert_id: Id, user: CurrentUser, conn: Db) -> dict[str, Any]:
     return queries.detail(conn, visible(conn, user, alert_id))
 
 
-def _act(conn: Db, user: User, alert_id: int, action: Action, **kw: Any) -> dict[str, Any]:
+def _act(conn: Db, user: User, alert_id: Id, action: Action, **kw: Any) -> dict[str, Any]:
     visible(conn, user, alert_id)
     transition(conn, alert_id, action, user.actor, **kw)
     return visible(conn, user, alert_id)
 
 
 @router.post("/{alert_id}/claim")
-def claim(alert_id: int, user: CurrentUser, conn: Db) -> dict[str, Any]:
+def claim(alert_id: Id, user: CurrentUser, conn: Db) -> dict[str, Any]:
     """Take the alert. If someone else has it: 409 with ``holder``."""
     return _act(conn, user, alert_id, Action.CLAIM)
 
 
 @router.post("/{alert_id}/release")
-def release(alert_id: int, user: CurrentUser, conn: Db) -> dict[str, Any]:
+def release(alert_id: Id, user: CurrentUser, conn: Db) -> dict[str, Any]:
     return _act(conn, user, alert_id, Action.RELEASE)
 
 
 @router.post("/{alert_id}/notes")
-def note(alert_id: int, body: NoteIn, user: CurrentUser, conn: Db) -> dict[str, Any]:
+def note(alert_id: Id, body: NoteIn, user: CurrentUser, conn: Db) -> dict[str, Any]:
     return _act(conn, user, alert_id, Action.NOTE, note=body.text)
 
 
 @router.post("/{alert_id}/calls")
-def call(alert_id: int, body: CallIn, user: CurrentUser, conn: Db) -> dict[str, Any]:
+def call(alert_id: Id, body: CallIn, user: CurrentUser, conn: Db) -> dict[str, Any]:
     """Record a call made for this alert and its outcome."""
     return _act(conn, user, alert_id, Action.CALL, note=body.note,
                 data=body.model_dump(exclude={"note"}, mode="json"))
 
 
 @router.post("/{alert_id}/dispatches")
-def dispatch(alert_id: int, body: DispatchIn, user: CurrentUser, conn: Db) -> dict[str, Any]:
+def dispatch(alert_id: Id, body: DispatchIn, user: CurrentUser, conn: Db) -> dict[str, Any]:
     """Send someone: a contact, the community worker, or an ambulance (120)."""
     visible(conn, user, alert_id)
     with conn.transaction():
@@ -157,7 +161,7 @@ def dispatch(alert_id: int, body: DispatchIn, user: CurrentUser, conn: Db) -> di
 
 
 @router.patch("/{alert_id}/dispatches/{dispatch_id}")
-def dispatch_status(alert_id: int, dispatch_id: int, body: DispatchUpdate, user: CurrentUser,
+def dispatch_status(alert_id: Id, dispatch_id: Id, body: DispatchUpdate, user: CurrentUser,
                     conn: Db) -> dict[str, Any]:
     visible(conn, user, alert_id)
     with conn.transaction():
@@ -172,12 +176,12 @@ def dispatch_status(alert_id: int, dispatch_id: int, body: DispatchUpdate, user:
 
 
 @router.post("/{alert_id}/resolve")
-def resolve(alert_id: int, body: ResolveIn, user: CurrentUser, conn: Db) -> dict[str, Any]:
+def resolve(alert_id: Id, body: ResolveIn, user: CurrentUser, conn: Db) -> dict[str, Any]:
     return _act(conn, user, alert_id, Action.RESOLVE, outcome=body.outcome, note=body.note)
 
 
 @router.post("/{alert_id}/key-safe")
-def key_safe(alert_id: int, user: CurrentUser, conn: Db) -> dict[str, Any]:
+def key_safe(alert_id: Id, user: CurrentUser, conn: Db) -> dict[str, Any]:
     """Reveal the home's key-safe code; every reveal is an audit row."""
     alert = visible(conn, user, alert_id)
     row = conn.execute("SELECT key_safe_code FROM homes WHERE id = %s",

@@ -1,13 +1,22 @@
-"""Sign in (cookie and bearer token), sign out, who am I."""
+"""Sign in (cookie and bearer token), sign out, who am I.
+
+Credentials no user can have (a NUL, undecodable bytes, a huge string) are simply wrong: 401,
+with the same work as any wrong password, and they never reach the database.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
-from pydantic import BaseModel, Field
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, PlainValidator
+from pydantic_core import PydanticCustomError
 
 from server.api.deps import CurrentUser, Db, token_of
+from server.api.errors import RESPONSES, documented
 from server.auth.sessions import (
     COOKIE,
     SESSION_TTL,
@@ -16,14 +25,46 @@ from server.auth.sessions import (
     record_failure,
     too_many_failures,
 )
-from server.auth.users import User, verify_password
+from server.auth.users import User, plausible_login, verify_password
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+class _LenientJson(Request):
+    """A request whose JSON may hold bytes that are not UTF-8 (they become lone surrogates,
+    which no credential has): a password typed in another encoding is wrong, not malformed."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = json.loads((await self.body()).decode("utf-8", "surrogateescape"))
+        return self._json
+
+
+class _LenientJsonRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def lenient(request: Request) -> Response:
+            return await handler(_LenientJson(request.scope, request.receive))
+
+        return lenient
+
+
+router = APIRouter(prefix="/api/auth", tags=["auth"], responses=RESPONSES,
+                   route_class=_LenientJsonRoute)
+
+
+def _any_string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise PydanticCustomError("string_type", "Input should be a valid string")
+    return value
+
+
+# Any string at all (even one that cannot be stored): judged by the password check, not here.
+Credential = Annotated[str, PlainValidator(_any_string, json_schema_input_type=str)]
 
 
 class Login(BaseModel):
-    username: str = Field(min_length=1, max_length=40)
-    password: str = Field(min_length=1, max_length=200)
+    username: Credential
+    password: Credential
 
 
 def user_json(user: User) -> dict[str, Any]:
@@ -31,13 +72,16 @@ def user_json(user: User) -> dict[str, Any]:
             "role": user.role.value, "language": user.language, "regions": list(user.regions)}
 
 
-@router.post("/login")
+@router.post("/login", responses=documented(429))
 def login(body: Login, request: Request, response: Response, conn: Db) -> dict[str, Any]:
     """Check the password; set the session cookie and return the same token for API clients.
 
     After 5 failed attempts for one username from one client in 5 minutes: 429.
     """
     client = request.client.host if request.client else "?"
+    if not plausible_login(body.username, body.password):
+        verify_password(conn, body.username, body.password)  # the same work, no query
+        raise HTTPException(401, "wrong username or password")
     if too_many_failures(conn, body.username, client):
         raise HTTPException(429, "too many failed sign-ins; wait a few minutes",
                             headers={"Retry-After": "300"})

@@ -10,9 +10,11 @@ from fastapi import APIRouter, HTTPException, Query
 
 from server.api.alerts_routes import visible
 from server.api.deps import CurrentUser, Db, region_filter
+from server.api.errors import RESPONSES
+from server.api.types import Id
 from server.store import acc_window, recent_activity, recent_vitals
 
-router = APIRouter(prefix="/api", tags=["charts"])
+router = APIRouter(prefix="/api", tags=["charts"], responses=RESPONSES)
 TRACE_BEFORE_S, TRACE_AFTER_S, TRACE_POINTS = 20.0, 40.0, 1200
 
 
@@ -27,7 +29,7 @@ def _resident_devices(conn: Db, user: Any, resident_id: int) -> list[str]:
 
 
 @router.get("/residents/{resident_id}/vitals")
-def vitals(resident_id: int, user: CurrentUser, conn: Db,
+def vitals(resident_id: Id, user: CurrentUser, conn: Db,
            hours: float = Query(default=24, gt=0, le=24 * 31)) -> dict[str, Any]:
     """Heart rate and SpO2 readings of the resident's wearables (readings without skin
     contact are marked, so the chart can leave them out)."""
@@ -39,7 +41,7 @@ def vitals(resident_id: int, user: CurrentUser, conn: Db,
 
 
 @router.get("/residents/{resident_id}/activity")
-def activity(resident_id: int, user: CurrentUser, conn: Db,
+def activity(resident_id: Id, user: CurrentUser, conn: Db,
              hours: float = Query(default=24, gt=0, le=24 * 31)) -> dict[str, Any]:
     out = []
     for device in _resident_devices(conn, user, resident_id):
@@ -49,7 +51,7 @@ def activity(resident_id: int, user: CurrentUser, conn: Db,
 
 
 @router.get("/alerts/{alert_id}/acc")
-def acc_trace(alert_id: int, user: CurrentUser, conn: Db) -> dict[str, Any]:
+def acc_trace(alert_id: Id, user: CurrentUser, conn: Db) -> dict[str, Any]:
     """|a| in g around the alert's first event (−20 s … +40 s), at most 1200 points."""
     alert = visible(conn, user, alert_id)
     if not alert["device"] or not alert["device"].startswith("ble-"):

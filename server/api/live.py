@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
 import psycopg
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["live"])
 KEEPALIVE_S = 15.0
 CONNECT_TIMEOUT_S = 10
+_SEQ = re.compile(r"[0-9]{1,18}")  # a bigint ``seq`` (ASCII digits; int() takes others too)
 BATCH = 1000
 
 
@@ -105,8 +107,10 @@ async def live(ws: WebSocket) -> None:
         await ws.close(code=4401, reason="sign in first")
         return
     since = ws.query_params.get("since")
-    cursor = int(since) if since and since.isdigit() else await asyncio.to_thread(
-        _head, runtime.pool)
+    if since and not _SEQ.fullmatch(since):
+        await ws.close(code=4422, reason="since must be a sequence number from a message")
+        return
+    cursor = int(since) if since else await asyncio.to_thread(_head, runtime.pool)
     await ws.send_json({"type": "hello", "seq": cursor})
     wake = asyncio.Event()
     runtime.fanout.clients.add(wake)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +17,8 @@ from server.alerts.model import Actor, Role
 _hasher = PasswordHasher()
 # A hash to verify against when the user does not exist, so timing does not reveal usernames.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+USERNAME = re.compile(r"[a-z0-9_.-]{2,40}")  # the users.username CHECK
+MAX_PASSWORD = 1024  # longer is never a password of ours (the API sets at most 200)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +69,24 @@ def get_user(conn: psycopg.Connection[Any], user_id: int) -> User | None:
     return User(row[0], row[1], row[2], Role(row[3]), row[4], tuple(row[5]))
 
 
+def plausible_login(username: str, password: str) -> bool:
+    """Whether these could be some user's credentials at all: a well-formed username, and a
+    password of at most MAX_PASSWORD characters without NUL that UTF-8 can encode."""
+    if USERNAME.fullmatch(username) is None or len(password) > MAX_PASSWORD or "\x00" in password:
+        return False
+    try:
+        password.encode()
+    except UnicodeEncodeError:  # lone surrogates: undecodable bytes or a bad \u escape
+        return False
+    return True
+
+
 def verify_password(conn: psycopg.Connection[Any], username: str, password: str) -> User | None:
-    """The user if the password is right (constant work whether or not the user exists)."""
+    """The user if the password is right (constant work whether or not the user exists, also
+    for credentials no user can have, which never reach the database)."""
+    if not plausible_login(username, password):
+        _spend_a_verification()
+        return None
     row = conn.execute("SELECT id, password_hash FROM users WHERE username = %s AND active",
                        (username,)).fetchone()
     try:
@@ -74,6 +94,11 @@ def verify_password(conn: psycopg.Connection[Any], username: str, password: str)
     except (VerificationError, InvalidHashError):
         return None
     return get_user(conn, row[0]) if row else None
+
+
+def _spend_a_verification() -> None:
+    with contextlib.suppress(VerificationError):
+        _hasher.verify(_DUMMY_HASH, "-")
 
 
 def generate_password() -> str:
