@@ -63,7 +63,7 @@ def claims_alarm(payload: bytes) -> bool:
         obj = json.loads(payload.decode("utf-8", "replace"))
     except (ValueError, RecursionError):
         return False
-    return isinstance(obj, dict) and obj.get("type") in ALARM_NAMES
+    return isinstance(obj, dict) and isinstance(obj.get("type"), str) and obj["type"] in ALARM_NAMES
 
 
 BAD_TEXTS = ["\x00", "a\x00b", "\ud800", "x\udfff", "\ufffe", "\uffff", "\U0010ffff",
