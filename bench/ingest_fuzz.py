@@ -70,6 +70,7 @@ from pinganling.hostile import POISON_SQL, Case, cases, claims_alarm
 from pinganling.services.broker import BrokerAddress, PrivateBroker
 from server.alerts.engine import EVENT_ALERTS
 from server.ingest.decode import Incoming, decode
+from server.ingest.poison import Peek
 from server.ingest.worker import IngestWorker, WorkerConfig, alert_hook, dead_alarm_hook
 from server.ingest.writers import EventWriter
 from server.settings import Settings
@@ -163,7 +164,7 @@ class Gateways:
 
     def _on_message(self, _c: paho.Client, _u: object, msg: paho.MQTTMessage) -> None:
         gw, _ = self.topics.parse(msg.topic)
-        ids = parse(AckMessage, msg.payload).ids
+        ids = parse(AckMessage, bytes(msg.payload)).ids
         with self._lock:
             self.acked.setdefault(gw, set()).update(ids)
 
@@ -373,7 +374,7 @@ class RetryThenDrop(EventWriter):
         entries = [(item, value) for item, _, value in decoded if isinstance(value, Event)]
         if entries:
             self._insert(entries)  # raises on a poison event: the writer pauses 1 s, retries
-        self.acknowledge([item for item, _ in entries], [(e.gw, e.n) for _, e in entries])
+        self.acknowledge([item for item, _ in entries], [(e.gw, Peek.of(e)) for _, e in entries])
         self.batch = []
 
 

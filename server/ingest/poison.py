@@ -57,8 +57,9 @@ def isolate(items: Sequence[T], attempt: Callable[[Sequence[T]], None]
 
 @dataclass(frozen=True, slots=True)
 class Peek:
-    """What an event claims to be, read best-effort (its type, device and number), for an event
-    that cannot be stored: an alarm among them still raises an alert and is acknowledged."""
+    """What an event is — type, device, number — from the event itself (``of``), or read
+    best-effort from its raw JSON when it cannot be decoded (``peek_event``): the number is what
+    acknowledges it to its gateway; an alarm among dead letters still raises its alert."""
 
     type: EventType | None = None
     device: str | None = None

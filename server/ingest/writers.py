@@ -175,12 +175,13 @@ class _Writer(threading.Thread):
         self.note(f"rejected_{reason}", item, "rejected", detail)
         self.acknowledge([item])
 
-    def acknowledge(self, items: Iterable[Incoming], events: Iterable[tuple[str, int]] = ()
+    def acknowledge(self, items: Iterable[Incoming], events: Iterable[tuple[str, Peek]] = ()
                     ) -> None:
-        """The gateways' application ack for ``events`` ``(gateway, n)``, then the broker's
-        PUBACK for ``items``. Killed in between, the broker redelivers, the event is found
-        stored and acked again; the other order could lose the application ack."""
-        numbers = group_numbers(events)
+        """The gateways' application ack for ``events`` ``(gateway, what the event is)`` (those
+        whose number is known), then the broker's PUBACK for ``items``. Killed in between, the
+        broker redelivers, the event is found stored and acked again; the other order could
+        lose the application ack. The only place an application ack is made."""
+        numbers = group_numbers((gw, peek.n) for gw, peek in events if peek.n is not None)
         if numbers:
             self.client.app_ack(numbers)
         items = list(items)
@@ -280,7 +281,7 @@ class EventWriter(_Writer):
             self.counters["isolation_attempts"] += attempts - 1
         poisoned = {id(item) for (item, _), _ in failed}
         stored = [(item, e) for item, e in entries if id(item) not in poisoned]
-        self.acknowledge([item for item, _ in stored], [(e.gw, e.n) for _, e in stored])
+        self.acknowledge([item for item, _ in stored], [(e.gw, Peek.of(e)) for _, e in stored])
         for (item, event), exc in failed:
             self.note("store_failed", item, "failed to store a", describe(exc))
             letters.append(Letter(item, event.gw, "store_failed", describe(exc),
@@ -288,8 +289,8 @@ class EventWriter(_Writer):
         if letters:
             self.batch = [x.item for x in letters]  # what a failure from here on retries
             self.dead_letter(letters)
-            self.acknowledge(self.batch, [(x.gateway, x.peek.n) for x in letters
-                                          if x.gateway and x.peek and x.peek.n is not None])
+            self.acknowledge(self.batch, [(x.gateway, x.peek) for x in letters
+                                          if x.gateway and x.peek])
 
     def _insert(self, part: Sequence[tuple[Incoming, Event]]) -> None:
         """Store ``part`` in one transaction, alerts included; raises what stops it."""
