@@ -9,6 +9,7 @@ the messages around it are stored without waiting.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -141,7 +142,8 @@ def test_a_poison_telemetry_message_loses_nothing_of_its_batch(
     acc block and a vitals message the database refuses (isolated): every other row is stored."""
     worker = start(poisoned, mqtt_broker, topics, max_age_s=1.0)  # a few big batches
     try:
-        now = 1.7e9
+        now = time.time() - 600  # recent: TimescaleDB's retention job drops old chunks
+        t0_us = int(now * 1e6)
         published = 0
 
         def send(gw: str, channel: Up, payload: bytes) -> None:
@@ -163,10 +165,10 @@ def test_a_poison_telemetry_message_loses_nothing_of_its_batch(
             VitalReading(ts=now + 60, hr=POISON_HR)])
         nul_uid = AccBlock("ble-\x00c82e470a", int(now * 1e6), 7, 50.0, 1 / 256,
                            np.zeros((50, 3), np.int16))
-        db_refused_block = make_block(PENDANT, POISON_SEQ)
+        db_refused_block = make_block(PENDANT, POISON_SEQ, t0_us=t0_us)
         for seq in range(100):
-            send(GATEWAY, Up.ACC, make_block(PENDANT, seq).encode())
-            send(OTHER_GW, Up.ACC, make_block(OTHER_WEARABLE, seq).encode())
+            send(GATEWAY, Up.ACC, make_block(PENDANT, seq, t0_us=t0_us).encode())
+            send(OTHER_GW, Up.ACC, make_block(OTHER_WEARABLE, seq, t0_us=t0_us).encode())
             if seq == 10:
                 send(GATEWAY, Up.HEARTBEAT, json.dumps(bad_hb).encode())
                 send(GATEWAY, Up.ACC, nul_uid.encode())
