@@ -162,13 +162,16 @@ class _Writer(threading.Thread):
             return None, None
         return gw, channel if isinstance(channel, Up) else None
 
-    def note(self, key: str, item: Incoming, what: str, detail: str) -> None:
-        """Count ``key``; log the first 10 and every 1000th, with the message's topic."""
+    def count(self, key: str) -> bool:
+        """Count ``key``; whether to log this one (the first 10 and every 1000th)."""
         self.counters[key] += 1
-        count = self.counters[key]
-        if count <= 10 or count % 1000 == 0:
+        return self.counters[key] <= 10 or self.counters[key] % 1000 == 0
+
+    def note(self, key: str, item: Incoming, what: str, detail: str) -> None:
+        """Count ``key`` and log it sparingly, with the message's topic (its gateway)."""
+        if self.count(key):
             log.warning("%s: %s message on %s (%s, %d so far): %s", self.name, what, item.topic,
-                        key, count, detail)
+                        key, self.counters[key], detail)
 
     def reject(self, item: Incoming, reason: str, detail: str) -> None:
         """Count, log (sparingly), and acknowledge to the broker: it must not come back."""
@@ -214,10 +217,10 @@ class _Writer(threading.Thread):
             self.note("dead_letters", letter.item, f"dead-lettered ({letter.reason})",
                       letter.error)
         for letter, dead, alert in alerts:
-            self.counters["dead_letter_alerts"] += 1
-            log.error("%s: an alarm-type event on %s could not be stored (%s): alert %d raised "
-                      "from dead letter %d", self.name, letter.item.topic, letter.reason, alert,
-                      dead)
+            if self.count("dead_letter_alerts"):
+                log.error("%s: an alarm-type event on %s could not be stored (%s): alert %d "
+                          "raised from dead letter %d", self.name, letter.item.topic,
+                          letter.reason, alert, dead)
 
     def take(self, limit: int, timeout: float | None) -> list[Incoming]:
         """Block up to ``timeout`` for one message, then take what else is there (≤ limit)."""
