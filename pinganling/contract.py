@@ -22,24 +22,30 @@ confines its credentials to its own subtree.
 
 from __future__ import annotations
 
+import math
 import re
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Final, Literal, TypeVar
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
+from pydantic_core import PydanticCustomError
 
 SCHEMA_VERSION: Final = 1
 DEFAULT_ROOT = "pal/v1"
 MAX_PAYLOAD_BYTES = 64 * 1024
 
-GATEWAY_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{2,31}$")
-GatewayId = Annotated[str, StringConstraints(pattern=GATEWAY_ID_RE.pattern)]
-DeviceUid = Annotated[str, StringConstraints(min_length=3, max_length=64)]
 
 
 class ContractError(ValueError):
@@ -49,6 +55,112 @@ class ContractError(ValueError):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+
+
+# ------------------------------------------------------------------------------ storable values
+# Every value of an uplink payload fits what the server stores it in: text without NUL (nor a
+# lone surrogate or a non-character), integers within their column's width, finite floats,
+# plausible times. A payload that breaks this is refused whole at decode, with a reason
+# (``bad_text``, ``out_of_range``, ``not_finite``, ``bad_time``), instead of failing in
+# PostgreSQL and taking its batch's neighbours with it.
+
+INT16: Final = (-(2**15), 2**15 - 1)
+INT32: Final = (-(2**31), 2**31 - 1)
+INT64: Final = (-(2**63), 2**63 - 1)
+FLOAT4_MAX: Final = 3.4028234663852886e38
+TIME_RANGE: Final = (0.0, 7.3e9)
+"""Plausible Unix times, 1970 … 2200: anything outside is a broken clock."""
+
+_NONCHARACTERS = "\\ufdd0-\\ufdef" + "".join(
+    f"\\U{plane:04x}fffe\\U{plane:04x}ffff" for plane in range(17))
+_BAD_TEXT = re.compile(f"[\\x00\\ud800-\\udfff{_NONCHARACTERS}]")
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be stored (a NUL, a lone surrogate, a non-character), or None."""
+    bad = _BAD_TEXT.search(text)
+    return None if bad is None else f"U+{ord(bad.group()):04X} at offset {bad.start()}"
+
+
+def escape_unstorable(text: str) -> str:
+    """``text`` with every character ``text_problem`` refuses written as a ``\\uXXXX`` escape."""
+    def escape(bad: re.Match[str]) -> str:
+        code = ord(bad.group())
+        return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+    return _BAD_TEXT.sub(escape, text)
+
+
+def json_problem(value: object) -> tuple[str, str] | None:
+    """``(reason, detail)`` for the first thing in a JSON value that cannot be stored as jsonb
+    and read back (bad text in a key or string, a non-finite float, an integer beyond int64)."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        problem = text_problem(value)
+        return None if problem is None else ("bad_text", problem)
+    if isinstance(value, int):
+        return None if INT64[0] <= value <= INT64[1] else ("out_of_range", "integer beyond int64")
+    if isinstance(value, float):
+        return None if math.isfinite(value) else ("not_finite", repr(value))
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = json_problem(key) if isinstance(key, str) else ("malformed", "non-text key")
+            if found is None:
+                found = json_problem(item)
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, list | tuple):
+        for item in value:
+            found = json_problem(item)
+            if found is not None:
+                return found
+        return None
+    return ("malformed", f"{type(value).__name__} is not JSON")
+
+
+def _storable_text(text: str) -> str:
+    problem = text_problem(text)
+    if problem is not None:
+        raise PydanticCustomError("bad_text", "text that cannot be stored: {problem}",
+                                  {"problem": problem})
+    return text
+
+
+def _storable_json(value: Any) -> Any:
+    problem = json_problem(value)
+    if problem is not None:
+        raise PydanticCustomError(problem[0], "value that cannot be stored: {problem}",
+                                  {"problem": problem[1]})
+    return value
+
+
+def plausible_time(ts: float) -> bool:
+    return math.isfinite(ts) and TIME_RANGE[0] <= ts <= TIME_RANGE[1]
+
+
+def _plausible_time(ts: float) -> float:
+    if not plausible_time(ts):
+        raise PydanticCustomError("bad_time", "{ts} is not a plausible Unix time", {"ts": ts})
+    return ts
+
+
+Text = Annotated[str, AfterValidator(_storable_text)]
+Int16 = Annotated[int, Field(ge=INT16[0], le=INT16[1])]
+Int32 = Annotated[int, Field(ge=INT32[0], le=INT32[1])]
+Int64 = Annotated[int, Field(ge=INT64[0], le=INT64[1])]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Float4 = Annotated[float, Field(allow_inf_nan=False, ge=-FLOAT4_MAX, le=FLOAT4_MAX)]
+UnixTime = Annotated[float, AfterValidator(_plausible_time)]
+JsonScalar = float | int | str | bool | None
+EventData = Annotated[dict[str, JsonScalar], AfterValidator(_storable_json)]
+JsonObject = Annotated[dict[str, object], AfterValidator(_storable_json)]
+
+GATEWAY_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{2,31}$")
+GatewayId = Annotated[str, StringConstraints(pattern=GATEWAY_ID_RE.pattern)]
+DeviceUid = Annotated[str, StringConstraints(min_length=3, max_length=64),
+                      AfterValidator(_storable_text)]
 
 
 # --------------------------------------------------------------------------------------- topics
@@ -166,16 +278,17 @@ class _Payload(BaseModel):
 class Event(_Payload):
     """One device event, stored once per ``id`` and acknowledged after commit."""
 
-    id: str = Field(description="'<gateway>:<n>', globally unique")
+    id: Text = Field(description="'<gateway>:<n>', globally unique")
     gw: GatewayId
-    n: int = Field(ge=1, description="gateway's persisted monotonic counter")
-    ts: float = Field(description="gateway receive time, Unix seconds")
+    n: int = Field(ge=1, le=INT64[1], description="gateway's persisted monotonic counter")
+    ts: UnixTime = Field(description="gateway receive time, Unix seconds")
     device: DeviceUid
-    dseq: int | None = Field(default=None, ge=0, description="device's own rolling sequence")
+    dseq: int | None = Field(default=None, ge=0, le=INT64[1],
+                             description="device's own rolling sequence")
     type: EventType
-    rssi: int | None = None
-    battery_mv: int | None = Field(default=None, ge=0)
-    data: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
+    rssi: Int16 | None = None
+    battery_mv: int | None = Field(default=None, ge=0, le=INT32[1])
+    data: EventData = Field(default_factory=dict)
 
     @property
     def is_alarm(self) -> bool:
@@ -188,8 +301,8 @@ def event_id(gateway: str, n: int) -> str:
 
 class Status(_Payload):
     state: Literal["online", "offline"]
-    ts: float | None = None
-    version: str | None = None
+    ts: UnixTime | None = None
+    version: Text | None = None
 
 
 MAX_ACK_IDS = 10_000
@@ -209,10 +322,10 @@ class Ack(_Payload):
 
 class VitalReading(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    ts: float
+    ts: UnixTime
     hr: int | None = Field(default=None, ge=0, le=300)
     contact: bool | None = None
-    rr_ms: list[float] = Field(default_factory=list)
+    rr_ms: list[Float4] = Field(default_factory=list)
     spo2: float | None = Field(default=None, ge=0, le=100)
     pulse: float | None = Field(default=None, ge=0, le=300)
 
@@ -235,31 +348,31 @@ class Vitals(_Payload):
 class DeviceHealth(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     device: DeviceUid
-    kind: str
-    last_seen: float | None = None
-    rssi: int | None = None
-    battery_mv: int | None = None
-    battery_pct: int | None = None
+    kind: Text
+    last_seen: UnixTime | None = None
+    rssi: Int16 | None = None
+    battery_mv: Int32 | None = None
+    battery_pct: Int16 | None = None
 
 
 class OutboxHealth(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    depth: int
-    alarms: int
-    oldest_s: float | None = None
-    shed: int
+    depth: Int64
+    alarms: Int64
+    oldest_s: Finite | None = None
+    shed: Int64
 
 
 class Heartbeat(_Payload):
     gw: GatewayId
-    ts: float
-    uptime_s: float
-    interval_s: float
+    ts: UnixTime
+    uptime_s: Finite
+    interval_s: Finite
     outbox: OutboxHealth
     devices: list[DeviceHealth] = Field(default_factory=list)
-    heard_unpaired: list[str] = Field(default_factory=list)
-    counters: dict[str, int] = Field(default_factory=dict)
-    config_rev: int = 0
+    heard_unpaired: list[Text] = Field(default_factory=list)
+    counters: dict[Text, Int64] = Field(default_factory=dict)
+    config_rev: Int32 = 0
 
 
 class PairedDevice(BaseModel):
@@ -295,13 +408,21 @@ class Command(_Payload):
 
 
 class CommandResult(_Payload):
-    id: str
+    id: Text
     ok: bool
-    detail: str = ""
-    data: dict[str, object] = Field(default_factory=dict)
+    detail: Text = ""
+    data: JsonObject = Field(default_factory=dict)
 
 
 M = TypeVar("M", bound=_Payload)
+
+# pydantic's error types → the reason a refusal is counted under
+_REASONS: Final = {
+    "bad_text": "bad_text", "bad_time": "bad_time", "not_finite": "not_finite",
+    "out_of_range": "out_of_range", "finite_number": "not_finite",
+    "greater_than": "out_of_range", "greater_than_equal": "out_of_range",
+    "less_than": "out_of_range", "less_than_equal": "out_of_range",
+}
 
 
 def parse(model: type[M], payload: bytes) -> M:
@@ -312,7 +433,8 @@ def parse(model: type[M], payload: bytes) -> M:
         return model.model_validate_json(payload)
     except ValidationError as exc:
         first = exc.errors()[0]
-        reason = "bad_version" if first["loc"] == ("v",) else "malformed"
+        reason = "bad_version" if first["loc"] == ("v",) else _REASONS.get(first["type"],
+                                                                           "malformed")
         detail = f"{model.__name__}: {exc.error_count()} error(s), {first['loc']}: {first['msg']}"
         raise ContractError(reason, detail) from None
 
@@ -326,6 +448,7 @@ def dump(obj: _Payload) -> bytes:
 ACC_MAGIC = b"PA"
 ACC_HEADER = struct.Struct("<2sBBqIfHH")  # magic, version, uid length, t0 µs, seq, g/LSB, Hz*100, n
 ACC_DTYPE = np.dtype("<i2")
+_ACC_T0_US = (int(TIME_RANGE[0] * 1e6), int(TIME_RANGE[1] * 1e6))
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,6 +485,14 @@ class AccBlock:
         start = ACC_HEADER.size + uid_len
         if len(payload) != start + 6 * n or rate_c == 0 or not np.isfinite(scale_g):
             raise ContractError("malformed", f"acc block of {len(payload)} bytes, n={n}")
+        try:
+            device = payload[ACC_HEADER.size : start].decode()
+        except UnicodeDecodeError:
+            raise ContractError("bad_text", "acc block uid is not UTF-8") from None
+        problem = text_problem(device)
+        if problem is not None:
+            raise ContractError("bad_text", f"acc block uid: {problem}")
+        if not _ACC_T0_US[0] <= t0_us <= _ACC_T0_US[1]:
+            raise ContractError("bad_time", f"acc block t0_us={t0_us} is not a plausible time")
         samples = np.frombuffer(payload, dtype=ACC_DTYPE, offset=start).reshape(n, 3)
-        device = payload[ACC_HEADER.size : start].decode(errors="replace")
         return cls(device, t0_us, seq, rate_c / 100, scale_g, samples)

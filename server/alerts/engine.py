@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -165,6 +165,18 @@ def raise_alert(conn: psycopg.Connection[Any], kind: AlertType, priority: Priori
         conn.execute("INSERT INTO alert_events VALUES (%s, %s) ON CONFLICT DO NOTHING",
                      (alert_id, event_id))
     return alert_id
+
+
+def raise_dead_letter_alert(conn: psycopg.Connection[Any], gateway: str, etype: EventType,
+                            device: str | None, details: dict[str, Any]) -> int:
+    """An alarm-type event the ingest could not store (a dead letter) still reaches a human: its
+    alert (P1 panic or fall, as ``etype`` says) at the device's place when the device is known
+    on ``gateway``, else at the gateway's. ``device`` must be storable text (or None)."""
+    ctx = contexts(conn, [device]).get(device) if device is not None else None
+    if ctx is None or ctx.gateway_id != gateway:
+        ctx = replace(gateway_context(conn, gateway), device=device)
+    kind, priority = EVENT_ALERTS[etype]
+    return raise_alert(conn, kind, priority, ctx, details)
 
 
 def cancel(conn: psycopg.Connection[Any], ctx: Context, event: Event) -> list[int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pinganling.contract import (
@@ -33,9 +34,16 @@ class Incoming:
     generation: int
 
 
-def decode(topics: Topics, msg: Incoming) -> tuple[str, Decoded]:
-    """``(gateway, value)`` or ContractError with a counter reason (never anything else)."""
+def decode(topics: Topics, msg: Incoming,
+           known: Callable[[str], bool] | None = None) -> tuple[str, Decoded]:
+    """``(gateway, value)`` or ContractError with a counter reason (never anything else).
+
+    Every value is one the database can store (the contract's types). ``known``: whether the
+    server knows a gateway, asked before the payload is read (reason ``unknown_gateway``).
+    """
     gw, channel = topics.parse(msg.topic)
+    if known is not None and not known(gw):
+        raise ContractError("unknown_gateway", f"gateway {gw!r} is not provisioned")
     if channel == Up.ACC:
         return gw, AccBlock.decode(msg.payload)
     value: Decoded

@@ -47,6 +47,7 @@ class IngestClient:
         self.client_id = client_id
         self.events, self.telemetry, self.channels = events, telemetry, channels
         self.generation = 0
+        self.received = 0  # messages handed to the writers (only the network thread counts)
         self.connected = threading.Event()
         self.disconnected = threading.Event()
         self.client = LeanClient(paho.CallbackAPIVersion.VERSION2, client_id=client_id,
@@ -117,6 +118,7 @@ class IngestClient:
 
     def _on_publish(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
         item = Incoming(topic, payload, mid, qos, time.time(), self.generation)
+        self.received += 1
         (self.events if topic.endswith(EVENT_SUFFIX) else self.telemetry).put(item)
 
     # ------------------------------------------------------------------------------ acks

@@ -20,7 +20,7 @@ from pinganling.contract import Event, Topics
 from pinganling.services.broker import BrokerAddress
 from server.ingest.decode import Incoming
 from server.ingest.mqtt import ROLES, IngestClient
-from server.ingest.writers import EventWriter, OnEvents, TelemetryWriter
+from server.ingest.writers import EventWriter, OnDeadAlarm, OnEvents, TelemetryWriter
 
 log = logging.getLogger(__name__)
 CONNINFO_ENV = "PINGANLING_INGEST_CONNINFO"
@@ -49,7 +49,8 @@ class WorkerConfig:
 class IngestWorker:
     """MQTT client thread + two writer threads; ``start()``, ``stop()``, ``counters()``."""
 
-    def __init__(self, config: WorkerConfig, on_events: OnEvents | None = None) -> None:
+    def __init__(self, config: WorkerConfig, on_events: OnEvents | None = None,
+                 on_dead_alarm: OnDeadAlarm | None = None) -> None:
         self.config = config
         self.stop_event = threading.Event()
         events: queue.Queue[Incoming] = queue.Queue(config.queue_size)
@@ -59,7 +60,8 @@ class IngestWorker:
                                    channels=ROLES[config.role])
         common = (self.client, config.topics, self.stop_event)
         self.event_writer = EventWriter(f"events-{config.index}", config.conninfo, events,
-                                        *common, on_events=on_events)
+                                        *common, on_events=on_events,
+                                        on_dead_alarm=on_dead_alarm)
         self.telemetry_writer = TelemetryWriter(f"telemetry-{config.index}", config.conninfo,
                                                 telemetry, *common, batch_rows=config.batch_rows,
                                                 max_age_s=config.max_age_s)
@@ -77,7 +79,10 @@ class IngestWorker:
         self.telemetry_writer.join(10)
 
     def counters(self) -> Counter[str]:
-        return self.event_writer.counters + self.telemetry_writer.counters
+        """Both writers' counters, and ``messages_in``: what the MQTT client received (with
+        ``messages_acked``, what is still in the worker)."""
+        return (self.event_writer.counters + self.telemetry_writer.counters
+                + Counter(messages_in=self.client.received))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     worker = IngestWorker(WorkerConfig(
         s.broker(), s.topics(), args.conninfo, args.index, s.ingest_group, s.node_id, args.role,
         s.ingest_queue, s.ingest_batch_rows, s.ingest_max_age.total_seconds()),
-        on_events=alert_hook())
+        on_events=alert_hook(), on_dead_alarm=dead_alarm_hook())
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
@@ -119,6 +124,13 @@ def alert_hook() -> OnEvents:
         on_events(conn, events)
 
     return hook
+
+
+def dead_alarm_hook() -> OnDeadAlarm:
+    """The alert engine's alert for an alarm-type event that became a dead letter."""
+    from server.alerts.engine import raise_dead_letter_alert
+
+    return raise_dead_letter_alert
 
 
 if __name__ == "__main__":

@@ -28,11 +28,11 @@ from server.store.writes import check_int, check_ts
 
 _PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01, PostgreSQL's epoch, in Unix µs
 _INT8 = struct.Struct(">q").pack
-_T0_US = (0, 7_300_000_000_000_000)  # 1970 … 2200, as check_ts
+_T0_US = (round(contract.TIME_RANGE[0] * 1e6), round(contract.TIME_RANGE[1] * 1e6))  # check_ts's
 _MAX_DEVICE = 64
 T = TypeVar("T")
-_INT16 = (-(2**15), 2**15 - 1)
-_INT32 = (-(2**31), 2**31 - 1)
+_INT16 = contract.INT16
+_INT32 = contract.INT32
 ACTIVITY_SOURCES = frozenset({"wearable", "pir", "door"})
 
 _ACC_COPY = ("COPY acc_blocks (device, t0, seq, rate_hz, scale_g, n, samples, received_at)"

@@ -6,7 +6,6 @@ in its own transaction, or in a savepoint when the caller already has one open.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, NamedTuple
 
@@ -18,18 +17,17 @@ from server.store.errors import BadRow
 
 GatewayState = Literal["online", "offline", "unknown"]
 
-_INT16 = (-(2**15), 2**15 - 1)
-_INT32 = (-(2**31), 2**31 - 1)
-_TS_RANGE = (0.0, 7.3e9)  # 1970 … 2200: anything outside is a broken clock
+_INT16 = contract.INT16
+_INT32 = contract.INT32
 
 _INSERT_EVENTS = """
 INSERT INTO events (id, gateway_id, n, device, dseq, type, ts, received_at, rssi, battery_mv,
                     data)
-SELECT e.id, e.gw, e.n, e.device, e.dseq, e.type, to_timestamp(e.ts), to_timestamp(%s),
+SELECT e.id, e.gw, e.n, e.device, e.dseq, e.type, to_timestamp(e.ts), to_timestamp(e.received),
        e.rssi, e.battery_mv, e.data
 FROM unnest(%s::text[], %s::text[], %s::int8[], %s::text[], %s::int8[], %s::text[],
-            %s::float8[], %s::int2[], %s::int4[], %s::jsonb[])
-     AS e(id, gw, n, device, dseq, type, ts, rssi, battery_mv, data)
+            %s::float8[], %s::float8[], %s::int2[], %s::int4[], %s::jsonb[])
+     AS e(id, gw, n, device, dseq, type, ts, received, rssi, battery_mv, data)
 ON CONFLICT (id) DO NOTHING
 RETURNING id
 """
@@ -63,8 +61,9 @@ class DeviceSeen(NamedTuple):
 
 
 def check_ts(ts: float, what: str = "ts") -> float:
-    """Refuse NaN, infinities and clocks outside 1970…2200 (BadRow 'bad_time')."""
-    if not (math.isfinite(ts) and _TS_RANGE[0] <= ts <= _TS_RANGE[1]):
+    """Refuse NaN, infinities and clocks outside 1970…2200 (BadRow 'bad_time'); the
+    contract's ``UnixTime`` refuses the same at decode."""
+    if not contract.plausible_time(ts):
         raise BadRow("bad_time", f"{what}={ts!r} is not a plausible Unix time")
     return ts
 
@@ -87,26 +86,31 @@ def validate_event(event: contract.Event) -> None:
 
 
 def insert_events(conn: psycopg.Connection[Any], events: Sequence[contract.Event],
-                  received_at: float) -> list[str]:
+                  received_at: float | Sequence[float]) -> list[str]:
     """Store a batch of events in one round trip; return the ids newly stored.
 
+    ``received_at``: when the server received them, one time for all or one per event.
     Events already stored (redelivery, replay) are ignored by ``ON CONFLICT DO NOTHING``;
     ``len(events) - len(result)`` of them were duplicates. Raises BadRow (nothing stored)
     when an event fails ``validate_event``.
     """
     if not events:
         return []
-    for event in events:
+    received = ([received_at] * len(events) if isinstance(received_at, float | int)
+                else list(received_at))
+    if len(received) != len(events):
+        raise ValueError(f"{len(received)} receive times for {len(events)} events")
+    for event, at in zip(events, received, strict=True):
         validate_event(event)
-    check_ts(received_at, "received_at")
-    columns: list[list[Any]] = [[] for _ in range(10)]
-    for e in events:
+        check_ts(at, "received_at")
+    columns: list[list[Any]] = [[] for _ in range(11)]
+    for e, at in zip(events, received, strict=True):
         for column, value in zip(columns, (e.id, e.gw, e.n, e.device, e.dseq, e.type.value,
-                                           e.ts, e.rssi, e.battery_mv, Jsonb(e.data)),
+                                           e.ts, at, e.rssi, e.battery_mv, Jsonb(e.data)),
                                  strict=True):
             column.append(value)
     with conn.transaction():
-        rows = conn.execute(_INSERT_EVENTS, (received_at, *columns)).fetchall()
+        rows = conn.execute(_INSERT_EVENTS, columns).fetchall()
     return [row[0] for row in rows]
 
 

@@ -138,11 +138,14 @@ def test_unknown_gateways_and_mismatched_ids_are_rejected(
                                                  "id": "gw-other-0001:7"})
     gateways.raw(GW, Up.EVENT, dump(wrong))
     gateways.event(make_event(GW, 2))
-    eventually_sync(lambda: gateways.acked_count(GW) == 1, what="the good event's ack")
+    eventually_sync(lambda: gateways.acked_count(GW) == 2, what="both acks")
     eventually_sync(lambda: worker.counters()["rejected_unknown_gateway"] == 1)
     eventually_sync(lambda: worker.counters()["rejected_gw_mismatch"] == 1)
     assert gateways.acked_count("gw-stranger-01") == 0, "no app ack: its gateway keeps it"
+    assert gateways.acked[GW] == {2, 7}, "the mismatched one is kept as a dead letter, acked"
     assert count(db_schema, "SELECT count(*) FROM events") == 1
+    assert count(db_schema, "SELECT count(*) FROM dead_letters WHERE reason = 'gw_mismatch'"
+                            f" AND gateway_id = '{GW}'") == 1
 
 
 def test_two_workers_on_one_shared_subscription_split_the_load(
