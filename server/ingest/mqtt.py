@@ -21,7 +21,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from pinganling.contract import Ack, Down, Topics, Up, dump
+from pinganling.contract import Ack, Down, Event, Topics, Up, dump
 from pinganling.services.broker import BrokerAddress
 from server.ingest.decode import Incoming
 from server.ingest.lean import LeanClient
@@ -128,15 +128,17 @@ class IngestClient:
         self.client.ack_many([item.mid for item in items
                               if item.qos == 1 and item.generation == generation])
 
-    def app_ack(self, numbers: dict[str, list[int]]) -> None:
-        """The end-to-end ack: gateway ``gw`` may forget events ``numbers[gw]`` (committed)."""
-        for gw, ids in numbers.items():
-            for ack in Ack.batches(ids):
+    def app_ack(self, numbers: dict[tuple[str, str | None], list[int]]) -> None:
+        """The end-to-end ack: gateway ``gw`` in incarnation ``inc`` may forget events
+        ``numbers[gw, inc]`` (committed)."""
+        for (gw, inc), ids in numbers.items():
+            for ack in Ack.batches(ids, inc):
                 self.client.publish(self.topics.down(gw, Down.ACK), dump(ack), qos=1)
 
 
-def group_numbers(pairs: Iterable[tuple[str, int]]) -> dict[str, list[int]]:
-    out: dict[str, list[int]] = defaultdict(list)
-    for gw, n in pairs:
-        out[gw].append(n)
+def group_numbers(events: Iterable[Event]) -> dict[tuple[str, str | None], list[int]]:
+    """Event numbers by (gateway, incarnation): one Ack each."""
+    out: dict[tuple[str, str | None], list[int]] = defaultdict(list)
+    for e in events:
+        out[(e.gw, e.inc)].append(e.n)
     return dict(out)

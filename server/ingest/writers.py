@@ -30,6 +30,7 @@ from pinganling.contract import (
 from server.ingest.decode import Decoded, Incoming, decode
 from server.ingest.mqtt import IngestClient, group_numbers
 from server.store import (
+    StoredEvents,
     copy_acc_blocks,
     copy_device_health,
     copy_vitals,
@@ -177,22 +178,24 @@ class EventWriter(_Writer):
             return
         decoded = self.decode_all(items)
         events = [v for _, _, v in decoded if isinstance(v, Event)]
-        new: list[str] = []
+        done: list[StoredEvents] = []
 
         def work(conn: psycopg.Connection[Any]) -> None:
-            new[:] = insert_events(conn, events, time.time())
+            done[:] = [insert_events(conn, events, time.time())]
             touch_devices(conn, seen_in_events(events))
-            if self.on_events and new:
-                fresh = set(new)
-                self.on_events(conn, [e for e in events if e.id in fresh])
+            if self.on_events and done[0].new:
+                self.on_events(conn, done[0].new)
 
         if events:
             self.store(f"{len(events)} events", work)
-        self.counters["events_stored"] += len(new)
-        self.counters["events_duplicate"] += len(events) - len(new)
+        for result in done:  # every event is stored now: new, duplicate or conflict (kept too)
+            self.counters["events_stored"] += len(result.new)
+            self.counters["events_duplicate"] += result.duplicates
+            self.counters["events_conflict"] += result.conflicts
+            self.counters["gateway_incarnations"] += len(result.incarnations)
         # The gateway's ack first, the broker's after: killed in between, the broker redelivers,
         # the event is found stored and acked again. The other order could lose the ack.
-        self.client.app_ack(group_numbers((e.gw, e.n) for e in events))
+        self.client.app_ack(group_numbers(events))
         self.client.puback(item for item, _, _ in decoded)
         self.batch = []
 

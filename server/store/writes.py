@@ -1,4 +1,5 @@
-"""Write path for events, gateway state and device liveness (sync psycopg, one batch each).
+"""Write path for gateway state, device liveness and server-made events; the checks every
+write shares (sync psycopg, one batch each). Gateway events: ``server.store.events``.
 
 Timestamps are Unix seconds (floats), as in the contract. Each function is atomic: it runs
 in its own transaction, or in a savepoint when the caller already has one open.
@@ -7,7 +8,7 @@ in its own transaction, or in a savepoint when the caller already has one open.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any, Literal, NamedTuple
 
 import psycopg
@@ -21,18 +22,6 @@ GatewayState = Literal["online", "offline", "unknown"]
 _INT16 = (-(2**15), 2**15 - 1)
 _INT32 = (-(2**31), 2**31 - 1)
 _TS_RANGE = (0.0, 7.3e9)  # 1970 … 2200: anything outside is a broken clock
-
-_INSERT_EVENTS = """
-INSERT INTO events (id, gateway_id, n, device, dseq, type, ts, received_at, rssi, battery_mv,
-                    data)
-SELECT e.id, e.gw, e.n, e.device, e.dseq, e.type, to_timestamp(e.ts), to_timestamp(%s),
-       e.rssi, e.battery_mv, e.data
-FROM unnest(%s::text[], %s::text[], %s::int8[], %s::text[], %s::int8[], %s::text[],
-            %s::float8[], %s::int2[], %s::int4[], %s::jsonb[])
-     AS e(id, gw, n, device, dseq, type, ts, rssi, battery_mv, data)
-ON CONFLICT (id) DO NOTHING
-RETURNING id
-"""
 
 _TOUCH = """
 UPDATE devices d SET
@@ -77,37 +66,14 @@ def check_int(value: int | None, bounds: tuple[int, int], what: str) -> int | No
 
 def validate_event(event: contract.Event) -> None:
     """What the database would refuse, as a BadRow the ingest can count per message."""
-    if event.id != contract.event_id(event.gw, event.n):
-        raise BadRow("event_id_mismatch", f"id {event.id!r} is not '{event.gw}:{event.n}'")
+    expected = contract.event_id(event.gw, event.inc, event.n)
+    if event.id != expected:
+        raise BadRow("event_id_mismatch", f"id {event.id!r} is not {expected!r}")
     check_ts(event.ts, "event.ts")
     check_int(event.rssi, _INT16, "rssi")
     check_int(event.battery_mv, _INT32, "battery_mv")
     check_int(event.n, (1, 2**63 - 1), "n")
     check_int(event.dseq, (0, 2**63 - 1), "dseq")
-
-
-def insert_events(conn: psycopg.Connection[Any], events: Sequence[contract.Event],
-                  received_at: float) -> list[str]:
-    """Store a batch of events in one round trip; return the ids newly stored.
-
-    Events already stored (redelivery, replay) are ignored by ``ON CONFLICT DO NOTHING``;
-    ``len(events) - len(result)`` of them were duplicates. Raises BadRow (nothing stored)
-    when an event fails ``validate_event``.
-    """
-    if not events:
-        return []
-    for event in events:
-        validate_event(event)
-    check_ts(received_at, "received_at")
-    columns: list[list[Any]] = [[] for _ in range(10)]
-    for e in events:
-        for column, value in zip(columns, (e.id, e.gw, e.n, e.device, e.dseq, e.type.value,
-                                           e.ts, e.rssi, e.battery_mv, Jsonb(e.data)),
-                                 strict=True):
-            column.append(value)
-    with conn.transaction():
-        rows = conn.execute(_INSERT_EVENTS, (received_at, *columns)).fetchall()
-    return [row[0] for row in rows]
 
 
 def set_gateway_state(conn: psycopg.Connection[Any], gateway: str, state: GatewayState,

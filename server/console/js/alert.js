@@ -241,9 +241,11 @@ export class AlertView {
           d.claimed_by || t("detail.nobody"))),
         d.outcome ? meta(t("detail.outcome"), h("b", { testid: "detail-outcome" },
           label("outcome", d.outcome))) : null,
-        d.region ? meta(t("detail.region"), d.region) : null,
+        meta(t("detail.region"), d.region
+          || h("b.unassigned", { testid: "detail-unassigned" }, t("detail.unassigned"))),
         d.device ? meta(t("detail.device"), d.event_count > 1
-          ? `${d.device} ${t("queue.repeats", { n: d.event_count })}` : d.device) : null),
+          ? `${d.device} ${t("queue.repeats", { n: d.event_count })}` : d.device,
+        d.unknown_device ? [" ", unknownDevice(d.type === "panic")] : null) : null),
       h("div.actions", {},
         button("claim", "C", ".primary"), button("release", ""), button("note", "N"),
         button("call", "P"), button("dispatch", "D"), button("resolve", "R", ".finish")),
@@ -310,10 +312,15 @@ export class AlertView {
   devices(d) {
     if (!d.devices?.length) return null;
     return h("section.card.devices", {}, h("h3", {}, t("devices.title")),
-      h("table.devices", {}, d.devices.map((x) => h("tr", {},
-        h("td", {}, x.label || x.model), h("td.mono", {}, x.uid),
-        h("td", {}, x.battery_pct != null ? `${t("devices.battery")} ${x.battery_pct}%` : ""),
-        h("td.muted", {}, x.last_seen ? fmtDateTime(x.last_seen) : "")))));
+      h("table.devices", {}, d.devices.map((x) => (x.unknown
+        ? h("tr.unknown-device", { testid: "device-unknown" },
+          h("td", {}, h("span.tag.unknown-device", {}, t("devices.unknown"))),
+          h("td.mono", {}, x.uid), h("td", {}, x.pressed ? h("b", {}, t("devices.pressed")) : ""),
+          h("td.muted", {}, x.last_seen ? fmtDateTime(x.last_seen) : ""))
+        : h("tr", {},
+          h("td", {}, x.label || x.model), h("td.mono", {}, x.uid),
+          h("td", {}, x.battery_pct != null ? `${t("devices.battery")} ${x.battery_pct}%` : ""),
+          h("td.muted", {}, x.last_seen ? fmtDateTime(x.last_seen) : ""))))));
   }
 
   async loadCharts(d) {
@@ -343,8 +350,14 @@ export class AlertView {
   }
 }
 
-function meta(name, value) {
-  return h("span.meta", {}, h("span.k", {}, name), " ", value);
+function meta(name, ...value) {
+  return h("span.meta", {}, h("span.k", {}, name), " ", ...value);
+}
+
+/** The alert's device is not known to the server (raised at its gateway's home). */
+function unknownDevice(pressed) {
+  return h("span.tag.unknown-device", { testid: "detail-unknown-device" },
+    t(pressed ? "detail.device_unknown_pressed" : "detail.device_unknown"));
 }
 
 function list(values) {

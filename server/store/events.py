@@ -1,0 +1,166 @@
+"""Gateway events: stored once per id; a repeated id is a duplicate or, with other content, a
+conflict that is stored too.
+
+An event's id is ``'<gateway>:<incarnation>:<n>'`` (legacy ``'<gateway>:<n>'``). An id the
+server already holds arrives again when the gateway re-sends (the ack was lost, a reconnect):
+then the content is the same and the event is a duplicate. With other content it is a
+conflict — a gateway whose state was reset without a new incarnation (a legacy gateway), two
+boxes sharing an id, a bug — and the newcomer is kept under ``'<id>~<variant>'``, the variant a
+hash of its content, so a redelivery of the same conflicting message is itself a duplicate.
+Either way every event of a batch is stored when ``insert_events`` returns: the caller may ack
+them all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from pinganling import contract
+from server.store.writes import check_ts, validate_event
+
+log = logging.getLogger(__name__)
+
+_INSERT = """
+INSERT INTO events (id, gateway_id, incarnation, variant, n, device, dseq, type, ts,
+                    received_at, rssi, battery_mv, data)
+SELECT e.id, e.gw, e.inc, e.variant, e.n, e.device, e.dseq, e.type, to_timestamp(e.ts),
+       to_timestamp(%s), e.rssi, e.battery_mv, e.data
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::int8[], %s::text[], %s::int8[],
+            %s::text[], %s::float8[], %s::int2[], %s::int4[], %s::jsonb[])
+     AS e(id, gw, inc, variant, n, device, dseq, type, ts, rssi, battery_mv, data)
+ON CONFLICT (id) DO NOTHING
+RETURNING id
+"""
+
+_STORED = """
+SELECT id, device, dseq, type, extract(epoch FROM ts)::float8, rssi, battery_mv, data
+FROM events WHERE id = ANY (%s)
+"""
+
+# The old incarnation is read from a second reference to the row (PostgreSQL 15 has no OLD in
+# RETURNING). Matches no row, and locks none, while gateways keep their incarnation.
+_INCARNATIONS = """
+UPDATE gateways g SET incarnation = u.inc, incarnation_since = now()
+FROM gateways o, unnest(%s::text[], %s::text[]) AS u(gw, inc)
+WHERE g.id = u.gw AND o.id = g.id AND g.incarnation IS DISTINCT FROM u.inc
+RETURNING g.id, o.incarnation, u.inc
+"""
+
+_TS_TOLERANCE_S = 1e-5  # timestamptz keeps microseconds: a float ts comes back rounded
+
+
+class StoredEvents(NamedTuple):
+    """What ``insert_events`` did with a batch; every event of it is stored afterwards."""
+
+    new: list[contract.Event]  # stored now (a conflicting one with its derived id)
+    duplicates: int  # already stored with the same content
+    conflicts: int  # of ``new``: their id was taken by other content
+    incarnations: list[tuple[str, str | None, str]]  # (gateway, previous, new): its state is new
+
+
+def insert_events(conn: psycopg.Connection[Any], events: Sequence[contract.Event],
+                  received_at: float) -> StoredEvents:
+    """Store a batch of events (one round trip when nothing repeats) in one transaction.
+
+    Raises BadRow (nothing stored) when an event fails ``validate_event``.
+    """
+    if not events:
+        return StoredEvents([], 0, 0, [])
+    for event in events:
+        validate_event(event)
+    check_ts(received_at, "received_at")
+    firsts: dict[str, contract.Event] = {}
+    repeats: list[contract.Event] = []  # an id seen earlier in this batch
+    for e in events:
+        if e.id in firsts:
+            repeats.append(e)
+        else:
+            firsts[e.id] = e
+    with conn.transaction():
+        inserted = _insert(conn, list(firsts.values()), received_at)
+        new = [e for e in firsts.values() if e.id in inserted]
+        taken = [e for e in firsts.values() if e.id not in inserted] + repeats
+        conflicting = _conflicting(conn, taken)
+        stored = _insert(conn, [e for e, _ in conflicting], received_at)
+        conflicts = []
+        for e, why in conflicting:
+            if e.id in stored:
+                stored.discard(e.id)  # the same conflicting message twice in a batch: once
+                conflicts.append(e)
+                log.warning("event %s from gateway %s: its id is stored with other content "
+                            "(%s differ); kept as %s (%s from %s)", e.id.split("~")[0], e.gw,
+                            ", ".join(why), e.id, e.type.value, e.device)
+        incarnations = _note_incarnations(conn, events)
+    return StoredEvents(new + conflicts, len(events) - len(new) - len(conflicts), len(conflicts),
+                        incarnations)
+
+
+def _insert(conn: psycopg.Connection[Any], events: Sequence[contract.Event],
+            received_at: float) -> set[str]:
+    """INSERT … ON CONFLICT (id) DO NOTHING; the ids stored."""
+    if not events:
+        return set()
+    columns: list[list[Any]] = [[] for _ in range(12)]
+    for e in events:
+        tag = e.id.partition("~")[2] or None  # set on a conflicting event's derived id
+        for column, value in zip(columns, (
+                e.id, e.gw, e.inc or "", tag, e.n, e.device, e.dseq, e.type.value,
+                e.ts, e.rssi, e.battery_mv, Jsonb(e.data)), strict=True):
+            column.append(value)
+    return {row[0] for row in conn.execute(_INSERT, (received_at, *columns))}
+
+
+def _conflicting(conn: psycopg.Connection[Any], taken: Sequence[contract.Event],
+                 ) -> list[tuple[contract.Event, list[str]]]:
+    """Of events whose id is stored, those with other content: each under its derived id, with
+    the fields that differ."""
+    if not taken:
+        return []
+    stored = {row[0]: row[1:] for row in conn.execute(_STORED, ([e.id for e in taken],))}
+    out = []
+    for e in taken:
+        why = _differences(e, stored[e.id])
+        if why:
+            out.append((e.model_copy(update={"id": f"{e.id}~{variant(e)}"}), why))
+    return out
+
+
+def _differences(e: contract.Event, row: tuple[Any, ...]) -> list[str]:
+    device, dseq, etype, ts, rssi, battery_mv, data = row
+    mine = {"device": e.device, "dseq": e.dseq, "type": e.type.value, "rssi": e.rssi,
+            "battery_mv": e.battery_mv, "data": e.data}
+    theirs = {"device": device, "dseq": dseq, "type": etype, "rssi": rssi,
+              "battery_mv": battery_mv, "data": data}
+    why = [k for k in mine if mine[k] != theirs[k]]
+    return [*why, "ts"] if abs(e.ts - ts) > _TS_TOLERANCE_S else why
+
+
+def variant(e: contract.Event) -> str:
+    """12 hex characters of a hash of the event's content (everything but its identity)."""
+    content = [e.device, e.dseq, e.type.value, e.ts, e.rssi, e.battery_mv, e.data]
+    blob = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def _note_incarnations(conn: psycopg.Connection[Any], events: Sequence[contract.Event],
+                       ) -> list[tuple[str, str | None, str]]:
+    """Record each gateway's current incarnation; log the ones that changed (a reset)."""
+    pairs = sorted({(e.gw, e.inc) for e in events if e.inc is not None})
+    if not pairs:
+        return []
+    rows = conn.execute(_INCARNATIONS, ([gw for gw, _ in pairs], [i for _, i in pairs]))
+    changed = [(gw, old, new) for gw, old, new in rows]
+    for gw, old, new in changed:
+        if old is None:
+            log.info("gateway %s sends events of incarnation %s", gw, new)
+        else:
+            log.warning("gateway %s started a new incarnation %s (was %s): its state is new "
+                        "(reset, re-installed or replaced)", gw, new, old)
+    return changed
