@@ -243,6 +243,8 @@ export class AlertView {
           label("outcome", d.outcome))) : null,
         meta(t("detail.region"), d.region
           || h("b.unassigned", { testid: "detail-unassigned" }, t("detail.unassigned"))),
+        !d.home_id && d.gateway_id ? meta(t("detail.gateway"), // the only lead to the place
+          h("span.mono", { testid: "detail-gateway" }, d.gateway_id)) : null,
         d.device ? meta(t("detail.device"), d.event_count > 1
           ? `${d.device} ${t("queue.repeats", { n: d.event_count })}` : d.device,
         d.unknown_device ? [" ", unknownDevice(d.type === "panic")] : null) : null),
