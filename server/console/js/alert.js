@@ -57,37 +57,47 @@ export class AlertView {
 
   /** Re-read the alert (coalesced: at most one request in flight, one queued). */
   async refresh() {
+    if (this.id === null) return undefined;
     if (this.loading) {
       this.stale = true;
       return this.loading;
     }
-    const id = this.id;
     this.loading = (async () => {
       try {
-        const detail = await api.alert(id);
-        if (id !== this.id) return;
-        this.detail = detail;
-        this.ctx.merged(detail); // may move the queue's selection (then this view shows another)
-        if (id !== this.id) return;
-        this.render();
-        if (!this.charts) this.loadCharts(detail);
-      } catch (exc) {
-        if (!(exc instanceof ApiError)) throw exc;
-        if (id !== this.id) return;
-        if (exc.status === 404) {
-          this.host.replaceChildren(h("p.empty", {}, t("detail.gone")));
-        } else if (exc.status !== 401) {
-          this.ctx.toast(exc.explain(), "error");
-        }
+        await this.load(this.id);
       } finally {
         this.loading = null;
       }
+      // Asked again meanwhile, perhaps for another alert (show() while this one loaded, or the
+      // queue's selection moved when this one merged): never dropped, or the pane stays
+      // "loading" with an alarm waiting.
       if (this.stale) {
         this.stale = false;
         await this.refresh();
       }
     })();
     return this.loading;
+  }
+
+  /** Read alert ``id`` and show it, unless the view moved to another alert meanwhile. */
+  async load(id) {
+    try {
+      const detail = await api.alert(id);
+      if (id !== this.id) return;
+      this.detail = detail;
+      this.ctx.merged(detail); // may move the queue's selection (then this view shows another)
+      if (id !== this.id) return;
+      this.render();
+      if (!this.charts) this.loadCharts(detail);
+    } catch (exc) {
+      if (!(exc instanceof ApiError)) throw exc;
+      if (id !== this.id) return;
+      if (exc.status === 404) {
+        this.host.replaceChildren(h("p.empty", {}, t("detail.gone")));
+      } else if (exc.status !== 401) {
+        this.ctx.toast(exc.explain(), "error");
+      }
+    }
   }
 
   /** The live feed says alert ``id`` changed. */
