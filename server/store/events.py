@@ -27,16 +27,32 @@ from server.store.writes import check_ts, validate_event
 
 log = logging.getLogger(__name__)
 
+# One round trip: store the events and record each gateway's incarnation (a late event of an
+# earlier one, by the gateway's clock, does not switch it back). The previous incarnation is
+# read from a second reference to the row (PostgreSQL 15 has no OLD in RETURNING); the UPDATE
+# matches no row, and locks none, while gateways keep their incarnation.
 _INSERT = """
-INSERT INTO events (id, gateway_id, incarnation, variant, n, device, dseq, type, ts,
-                    received_at, rssi, battery_mv, data)
-SELECT e.id, e.gw, e.inc, e.variant, e.n, e.device, e.dseq, e.type, to_timestamp(e.ts),
-       to_timestamp(%s), e.rssi, e.battery_mv, e.data
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::int8[], %s::text[], %s::int8[],
-            %s::text[], %s::float8[], %s::int2[], %s::int4[], %s::jsonb[])
-     AS e(id, gw, inc, variant, n, device, dseq, type, ts, rssi, battery_mv, data)
-ON CONFLICT (id) DO NOTHING
-RETURNING id
+WITH e AS MATERIALIZED (
+    SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::int8[], %s::text[],
+                         %s::int8[], %s::text[], %s::float8[], %s::int2[], %s::int4[],
+                         %s::jsonb[])
+    AS e(id, gw, inc, variant, n, device, dseq, type, ts, rssi, battery_mv, data)),
+stored AS (
+    INSERT INTO events (id, gateway_id, incarnation, variant, n, device, dseq, type, ts,
+                        received_at, rssi, battery_mv, data)
+    SELECT e.id, e.gw, e.inc, e.variant, e.n, e.device, e.dseq, e.type, to_timestamp(e.ts),
+           to_timestamp(%s), e.rssi, e.battery_mv, e.data FROM e
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id),
+reset AS (
+    UPDATE gateways g SET incarnation = u.inc, incarnation_since = u.since
+    FROM gateways o, (SELECT gw, inc, to_timestamp(min(ts)) AS since FROM e WHERE inc <> ''
+                      GROUP BY gw, inc) u
+    WHERE g.id = u.gw AND o.id = g.id AND g.incarnation IS DISTINCT FROM u.inc
+      AND (g.incarnation_since IS NULL OR u.since > g.incarnation_since)
+    RETURNING g.id, o.incarnation AS was, u.inc)
+SELECT 'event', id, NULL, NULL FROM stored
+UNION ALL SELECT 'incarnation', id, was, inc FROM reset
 """
 
 _STORED = """
@@ -44,16 +60,10 @@ SELECT id, device, dseq, type, extract(epoch FROM ts)::float8, rssi, battery_mv,
 FROM events WHERE id = ANY (%s)
 """
 
-# The old incarnation is read from a second reference to the row (PostgreSQL 15 has no OLD in
-# RETURNING). Matches no row, and locks none, while gateways keep their incarnation.
-_INCARNATIONS = """
-UPDATE gateways g SET incarnation = u.inc, incarnation_since = now()
-FROM gateways o, unnest(%s::text[], %s::text[]) AS u(gw, inc)
-WHERE g.id = u.gw AND o.id = g.id AND g.incarnation IS DISTINCT FROM u.inc
-RETURNING g.id, o.incarnation, u.inc
-"""
-
 _TS_TOLERANCE_S = 1e-5  # timestamptz keeps microseconds: a float ts comes back rounded
+
+
+Incarnations = list[tuple[str, str | None, str]]
 
 
 class StoredEvents(NamedTuple):
@@ -62,7 +72,7 @@ class StoredEvents(NamedTuple):
     new: list[contract.Event]  # stored now (a conflicting one with its derived id)
     duplicates: int  # already stored with the same content
     conflicts: int  # of ``new``: their id was taken by other content
-    incarnations: list[tuple[str, str | None, str]]  # (gateway, previous, new): its state is new
+    incarnations: Incarnations  # (gateway, previous, new): a gateway whose state is new
 
 
 def insert_events(conn: psycopg.Connection[Any], events: Sequence[contract.Event],
@@ -84,11 +94,11 @@ def insert_events(conn: psycopg.Connection[Any], events: Sequence[contract.Event
         else:
             firsts[e.id] = e
     with conn.transaction():
-        inserted = _insert(conn, list(firsts.values()), received_at)
+        inserted, incarnations = _insert(conn, list(firsts.values()), received_at)
         new = [e for e in firsts.values() if e.id in inserted]
         taken = [e for e in firsts.values() if e.id not in inserted] + repeats
         conflicting = _conflicting(conn, taken)
-        stored = _insert(conn, [e for e, _ in conflicting], received_at)
+        stored, _ = _insert(conn, [e for e, _ in conflicting], received_at)
         conflicts = []
         for e, why in conflicting:
             if e.id in stored:
@@ -97,16 +107,17 @@ def insert_events(conn: psycopg.Connection[Any], events: Sequence[contract.Event
                 log.warning("event %s from gateway %s: its id is stored with other content "
                             "(%s differ); kept as %s (%s from %s)", e.id.split("~")[0], e.gw,
                             ", ".join(why), e.id, e.type.value, e.device)
-        incarnations = _note_incarnations(conn, events)
+    _log_incarnations(incarnations)
     return StoredEvents(new + conflicts, len(events) - len(new) - len(conflicts), len(conflicts),
                         incarnations)
 
 
 def _insert(conn: psycopg.Connection[Any], events: Sequence[contract.Event],
-            received_at: float) -> set[str]:
-    """INSERT … ON CONFLICT (id) DO NOTHING; the ids stored."""
+            received_at: float) -> tuple[set[str], Incarnations]:
+    """INSERT … ON CONFLICT (id) DO NOTHING; the ids stored, and (gateway, previous, new) of
+    each gateway whose incarnation changed."""
     if not events:
-        return set()
+        return set(), []
     columns: list[list[Any]] = [[] for _ in range(12)]
     for e in events:
         tag = e.id.partition("~")[2] or None  # set on a conflicting event's derived id
@@ -114,7 +125,13 @@ def _insert(conn: psycopg.Connection[Any], events: Sequence[contract.Event],
                 e.id, e.gw, e.inc or "", tag, e.n, e.device, e.dseq, e.type.value,
                 e.ts, e.rssi, e.battery_mv, Jsonb(e.data)), strict=True):
             column.append(value)
-    return {row[0] for row in conn.execute(_INSERT, (received_at, *columns))}
+    stored, changed = set(), []
+    for kind, key, was, inc in conn.execute(_INSERT, (*columns, received_at)):
+        if kind == "event":
+            stored.add(key)
+        else:
+            changed.append((key, was, inc))
+    return stored, changed
 
 
 def _conflicting(conn: psycopg.Connection[Any], taken: Sequence[contract.Event],
@@ -149,18 +166,10 @@ def variant(e: contract.Event) -> str:
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
-def _note_incarnations(conn: psycopg.Connection[Any], events: Sequence[contract.Event],
-                       ) -> list[tuple[str, str | None, str]]:
-    """Record each gateway's current incarnation; log the ones that changed (a reset)."""
-    pairs = sorted({(e.gw, e.inc) for e in events if e.inc is not None})
-    if not pairs:
-        return []
-    rows = conn.execute(_INCARNATIONS, ([gw for gw, _ in pairs], [i for _, i in pairs]))
-    changed = [(gw, old, new) for gw, old, new in rows]
+def _log_incarnations(changed: Incarnations) -> None:
     for gw, old, new in changed:
         if old is None:
             log.info("gateway %s sends events of incarnation %s", gw, new)
         else:
             log.warning("gateway %s started a new incarnation %s (was %s): its state is new "
                         "(reset, re-installed or replaced)", gw, new, old)
-    return changed

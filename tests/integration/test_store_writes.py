@@ -109,10 +109,13 @@ def test_a_gateways_incarnation_is_recorded_and_a_change_reported(
     assert insert_events(db, [event("gw-one", 1)], T0).incarnations == [("gw-one", None, INC)]
     assert insert_events(db, [event("gw-one", 2)], T0).incarnations == []
     assert insert_events(db, [event("gw-one", 3, inc=None)], T0).incarnations == []  # legacy
-    fresh = insert_events(db, [event("gw-one", 1, inc="0f0f0f0f0f0f")], T0)
+    fresh = insert_events(db, [event("gw-one", 1, inc="0f0f0f0f0f0f", ts=T0 + 100)], T0)
     assert fresh.incarnations == [("gw-one", INC, "0f0f0f0f0f0f")]
     assert fresh.conflicts == 0, "a new incarnation's n = 1 is another id"
-    assert db.execute("SELECT incarnation FROM gateways").fetchone() == ("0f0f0f0f0f0f",)
+    late = insert_events(db, [event("gw-one", 4)], T0)  # the old state's, redelivered late
+    assert (late.incarnations, len(late.new)) == ([], 1)
+    assert db.execute("SELECT incarnation, incarnation_since FROM gateways").fetchone() == (
+        "0f0f0f0f0f0f", datetime.fromtimestamp(T0 + 100, UTC))
 
 
 def test_bad_events_are_refused_before_anything_is_stored(db: psycopg.Connection[Any]) -> None:

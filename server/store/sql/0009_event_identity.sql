@@ -22,6 +22,7 @@ ALTER TABLE events ADD CONSTRAINT events_id_matches CHECK (
 DROP INDEX events_gateway_n;
 CREATE INDEX events_gateway_incarnation_n ON events (gateway_id, incarnation, n);
 
--- The incarnation a gateway last sent events from: a change is a reset of its state (logged).
+-- The incarnation a gateway sends events from, and its first event's time (gateway clock): a
+-- change is a reset of its state (logged).
 ALTER TABLE gateways ADD COLUMN incarnation text;
 ALTER TABLE gateways ADD COLUMN incarnation_since timestamptz;
