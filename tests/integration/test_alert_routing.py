@@ -119,7 +119,7 @@ def test_the_live_feed_brings_unassigned_alerts_to_every_operator(
         raise_from(world, make_event(GATEWAY, 1, EventType.PRESS))  # not olga's region
         unplaced = raise_from(world, make_event("gw-spare-0002", 1, EventType.PRESS, STRANGER))
         hers = raise_from(world, make_event("gw-peace-0001", 1, EventType.PRESS, "rf-0a1b2c50"))
-        seen = []
+        seen: list[tuple[int, str]] = []
         while len(seen) < 2:
             message = ws.receive_json()
             if message["type"] == "change":

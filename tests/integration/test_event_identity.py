@@ -20,7 +20,7 @@ import pytest
 from firmware_sim.link import PtyLink
 from gateway.app import Gateway
 from hardware.frames import Frame, MsgType, encode_frame, input_data
-from pinganling.contract import Ack, Down, EventType, Topics, dump
+from pinganling.contract import Ack, Down, Event, EventType, Topics, dump
 from pinganling.services.broker import BrokerAddress
 from server.alerts.machine import transition
 from server.alerts.model import Action, Outcome
@@ -183,12 +183,18 @@ def gateways(mqtt_broker: BrokerAddress, topics: Topics) -> Iterator[FakeGateway
     g.close()
 
 
+def deliver(gateways: FakeGateways, event: Event) -> None:
+    """Publish one event and wait for the server's ack of it."""
+    acked = len(gateways.acks)
+    gateways.event(event)
+    eventually_sync(lambda: len(gateways.acks) > acked, what=f"the ack of {event.id}")
+
+
 def test_a_repeated_id_with_other_content_is_kept_alerted_and_counted(
         world: World, worker: IngestWorker, gateways: FakeGateways) -> None:
     """A legacy gateway (ids without incarnation) reset: its new press repeats an old id."""
     old = make_event(GATEWAY, 1, EventType.PRESS, WORLD_BUTTON, inc=None)
-    gateways.event(old)
-    eventually_sync(lambda: len(gateways.acks) == 1, what="the first press's ack")
+    deliver(gateways, old)
     ((first_alert, _),) = open_alerts(world, GATEWAY)
     with world.connect() as conn:
         transition(conn, first_alert, Action.CLAIM, world.operator.actor)
@@ -196,17 +202,16 @@ def test_a_repeated_id_with_other_content_is_kept_alerted_and_counted(
                    outcome=Outcome.GENUINE)
 
     reset = old.model_copy(update={"ts": old.ts + 86_400, "dseq": 0})
-    gateways.event(reset)
-    eventually_sync(lambda: len(gateways.acks) == 2, what="the conflicting press's ack")
+    deliver(gateways, reset)
     stored = gateway_events(world, GATEWAY)
     assert stored == [old.id, f"{old.id}~{variant(reset)}"], "both kept"
     ((second_alert, events),) = open_alerts(world, GATEWAY)
-    assert (second_alert != first_alert, events) == (True, [stored[1]]), "its own alarm"
+    assert second_alert != first_alert, "the conflicting press raises its own alarm"
+    assert events == [stored[1]]
     assert worker.counters()["events_conflict"] == 1
 
-    for count, again in enumerate((reset, old), 3):  # redelivered (an ack was lost)
-        gateways.event(again)
-        eventually_sync(lambda c=count: len(gateways.acks) == c, what="the redelivery's ack")
+    for again in (reset, old):  # redelivered (an ack was lost)
+        deliver(gateways, again)
     assert gateway_events(world, GATEWAY) == stored
     assert worker.counters()["events_duplicate"] == 2
     assert worker.counters()["events_conflict"] == 1
@@ -217,9 +222,8 @@ def test_a_repeated_id_with_other_content_is_kept_alerted_and_counted(
 def test_a_redelivered_event_is_a_duplicate_acked_for_its_incarnation(
         world: World, worker: IngestWorker, gateways: FakeGateways) -> None:
     event = make_event(GATEWAY, 5, EventType.PRESS, WORLD_BUTTON)
-    for count in (1, 2):
-        gateways.event(event)
-        eventually_sync(lambda c=count: len(gateways.acks) == c, what="the delivery's ack")
+    for _ in range(2):
+        deliver(gateways, event)
     assert [(a.inc, a.ids) for _, a in gateways.acks] == [(INC, [5])] * 2
     assert gateway_events(world, GATEWAY) == [event.id]
     counters = worker.counters()
