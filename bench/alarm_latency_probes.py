@@ -48,7 +48,7 @@ class Recorder:
 
     def __init__(self) -> None:
         self.stamps: dict[str, dict[str, float]] = {s: {} for s in STAGES}
-        self.event_device: dict[str, str] = {}
+        self.event_device: dict[int, str] = {}  # the gateway's event number → device
         self.alert_device: dict[int, str] = {}
         self.notify_at: dict[int, float] = {}
         self.ws_actions: Counter[str] = Counter()
@@ -211,15 +211,12 @@ class Home:
     def _on_event(self, event: Event) -> None:
         if event.type == EventType.PRESS:
             self.rec.stamp("outbox", event.device)
-            self.rec.event_device[event.id] = event.device
+            self.rec.event_device[event.n] = event.device
 
     def _timed_publish(self, original: Callable[..., Awaitable[None]],
                        ) -> Callable[..., Awaitable[None]]:
-        gw = self.spec.gateway
-
         async def publish(client: Any, item: Item, window: asyncio.Semaphore) -> None:
-            device = self.rec.event_device.get(f"{gw}:{item.n}") \
-                if item.kind == Kind.ALARM else None
+            device = self.rec.event_device.get(item.n) if item.kind == Kind.ALARM else None
             if device:
                 self.rec.stamp("publish", device)
             await original(client, item, window)

@@ -61,6 +61,7 @@ def naive_forwarder(serial_url: str, port: int, root: str) -> None:
     from paho.mqtt.enums import CallbackAPIVersion
 
     from gateway.app import frame_event
+    from gateway.outbox import new_incarnation
     from hardware.frames import Deframer
     from pinganling.contract import dump, event_id
 
@@ -73,13 +74,14 @@ def naive_forwarder(serial_url: str, port: int, root: str) -> None:
     link = serial.serial_for_url(serial_url, timeout=0.05)
     print(f"serial link {serial_url} open", flush=True)
     deframer = Deframer()
+    inc = new_incarnation()  # no state: a new incarnation each run
     while True:
         for frame in deframer.feed(link.read(4096)):
             mapped = frame_event(frame)
             if mapped is None:
                 continue
             n, device = time.time_ns() // 1000, rf_uid(frame.device_id)
-            event = Event(id=event_id(NAIVE_ID, n), gw=NAIVE_ID, n=n, ts=time.time(),
+            event = Event(id=event_id(NAIVE_ID, inc, n), gw=NAIVE_ID, inc=inc, n=n, ts=time.time(),
                           device=device, dseq=frame.seq, type=mapped[0], data=mapped[1])
             client.publish(topic, dump(event), qos=1)
             print(f"read {device} {frame.seq}", flush=True)

@@ -48,6 +48,7 @@ from pinganling.services.broker import BrokerOptions, PrivateBroker
 DEVICES = tuple(0x0C0D0000 + i for i in range(8))
 TOPICS = Topics("bench/v1")
 NAIVE_ID = "gw-naive-0001"
+NAIVE_INC = "0a1fe0000001"  # the baseline keeps no state: one fixed incarnation, n from the clock
 HERE = Path(__file__).resolve()
 
 
@@ -124,9 +125,9 @@ def naive_event(frame: Frame) -> bytes:
     mapped = frame_event(frame)
     assert mapped is not None
     n = time.time_ns() // 1000
-    return dump(Event(id=event_id(NAIVE_ID, n), gw=NAIVE_ID, n=n, ts=time.time(),
-                      device=rf_uid(frame.device_id), dseq=frame.seq, type=mapped[0],
-                      data=mapped[1]))
+    return dump(Event(id=event_id(NAIVE_ID, NAIVE_INC, n), gw=NAIVE_ID, inc=NAIVE_INC, n=n,
+                      ts=time.time(), device=rf_uid(frame.device_id), dseq=frame.seq,
+                      type=mapped[0], data=mapped[1]))
 
 
 async def stop_and_wait(n: int, port: int) -> float:

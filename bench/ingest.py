@@ -266,9 +266,9 @@ def production_phase(run: Run, options: BrokerOptions | None = None) -> Phase:
 
 _NAIVE_ACC = ("INSERT INTO acc_blocks (device, t0, seq, rate_hz, scale_g, n, samples,"
               " received_at) VALUES (%s, to_timestamp(%s), %s, %s, %s, %s, %s, now())")
-_NAIVE_EVENT = ("INSERT INTO events (id, gateway_id, n, device, dseq, type, ts, received_at,"
-                " rssi, battery_mv) VALUES (%s, %s, %s, %s, %s, %s, to_timestamp(%s), now(), %s,"
-                " %s) ON CONFLICT (id) DO NOTHING")
+_NAIVE_EVENT = ("INSERT INTO events (id, gateway_id, incarnation, n, device, dseq, type, ts,"
+                " received_at, rssi, battery_mv) VALUES (%s, %s, %s, %s, %s, %s, %s,"
+                " to_timestamp(%s), now(), %s, %s) ON CONFLICT (id) DO NOTHING")
 _NAIVE_VITALS = ("INSERT INTO vitals (device, ts, hr, contact) SELECT %s, to_timestamp(t), h,"
                  " true FROM unnest(%s::float8[], %s::int2[]) AS r(t, h) ON CONFLICT DO NOTHING")
 
@@ -287,8 +287,8 @@ def naive_main(conninfo: str, host: str, port: int, pipe: Connection) -> None:
                                       len(b.samples), b.samples.tobytes()))
         elif channel == Up.EVENT:
             e = parse(Event, msg.payload)
-            conn.execute(_NAIVE_EVENT, (e.id, e.gw, e.n, e.device, e.dseq, e.type.value, e.ts,
-                                        e.rssi, e.battery_mv))
+            conn.execute(_NAIVE_EVENT, (e.id, e.gw, e.inc or "", e.n, e.device, e.dseq,
+                                        e.type.value, e.ts, e.rssi, e.battery_mv))
         elif channel == Up.VITALS:
             v = parse(Vitals, msg.payload)
             conn.execute(_NAIVE_VITALS, (v.device, [r.ts for r in v.readings],

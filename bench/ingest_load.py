@@ -35,10 +35,12 @@ from pinganling.contract import (
     VitalReading,
     Vitals,
     dump,
+    event_id,
 )
 
 _T0_SEQ = struct.Struct("<qI")  # AccBlock header fields t0 µs and seq, at offset 4
 _EVENT_N_BASE = 1
+INC = "10ad00000001"  # every simulated gateway's incarnation
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,8 +135,9 @@ def _event(gw: str, g: int, n: int, ts: float) -> bytes:
     """A PIR motion event; one in ten a button press (which raises an alert)."""
     press = (g + n) % 10 == 0
     kind, device = (EventType.PRESS, f"rf-{gw}") if press else (EventType.MOTION, f"pir-{gw}")
-    payload: bytes = dump(Event(id=f"{gw}:{n}", gw=gw, n=n, ts=ts, device=device,
-                                dseq=n % 65_536, type=kind, rssi=-61, battery_mv=2950))
+    payload: bytes = dump(Event(id=event_id(gw, INC, n), gw=gw, inc=INC, n=n, ts=ts,
+                                device=device, dseq=n % 65_536, type=kind, rssi=-61,
+                                battery_mv=2950))
     return payload
 
 

@@ -241,8 +241,8 @@ def _take_publishes(buf: bytes, keys: dict[str, list[int]]) -> tuple[bytes, byte
                 seq = int.from_bytes(payload[12:16], "little")
                 keys["acc"].append(int(uid[-6:]) << KEY_SHIFT | seq)
             elif topic.endswith(b"/up/event"):
-                gw, n = json.loads(payload)["id"].rsplit(":", 1)
-                keys["event"].append(int(gw[-6:]) << KEY_SHIFT | int(n))
+                event = json.loads(payload)
+                keys["event"].append(int(event["gw"][-6:]) << KEY_SHIFT | int(event["n"]))
             elif topic.endswith(b"/up/vitals"):
                 keys["vitals"].append(0)  # counted only
         pos = end

@@ -36,6 +36,7 @@ from pinganling.contract import (
     Up,
     Vitals,
     dump,
+    event_id,
 )
 from pinganling.contract import Event as EventPayload
 from pinganling.supervisor import Supervised, Supervisor, plain
@@ -155,19 +156,19 @@ class Gateway:
              rssi: int | None = None, battery_mv: int | None = None,
              data: dict[str, float | int | str | bool | None] | None = None) -> int:
         """Commit one event to the outbox (before anything else happens to it)."""
-        gw, ts = self.settings.id, self.clock()
+        gw, inc, ts = self.settings.id, self.outbox.incarnation, self.clock()
         made: list[EventPayload] = []
 
         def build(n: int) -> bytes:
-            made.append(EventPayload(id=f"{gw}:{n}", gw=gw, n=n, ts=ts, device=device,
-                                     dseq=dseq, type=etype, rssi=rssi, battery_mv=battery_mv,
-                                     data=data or {}))
+            made.append(EventPayload(id=event_id(gw, inc, n), gw=gw, inc=inc, n=n, ts=ts,
+                                     device=device, dseq=dseq, type=etype, rssi=rssi,
+                                     battery_mv=battery_mv, data=data or {}))
             return dump(made[0])
 
         n = self.outbox.add_event(build, alarm=etype in ALARM_TYPES)
         self.counters[f"events_{etype.value}"] += 1
         self.on_event(made[0])
-        log.info("event %s:%d %s from %s", gw, n, etype.value, device)
+        log.info("event %s %s from %s", made[0].id, etype.value, device)
         return n
 
     # ------------------------------------------------------------------------------ wearables

@@ -136,8 +136,9 @@ async def _run(settings: GatewaySettings) -> None:
     main = asyncio.current_task()
     assert main is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: _stop(main))
-    log.info("gateway %s: serial %s, BLE %s, broker %s:%d", settings.id, settings.serial or "-",
-             settings.ble, settings.mqtt.host, settings.mqtt.port)
+    log.info("gateway %s (incarnation %s): serial %s, BLE %s, broker %s:%d", settings.id,
+             gateway.outbox.incarnation, settings.serial or "-", settings.ble,
+             settings.mqtt.host, settings.mqtt.port)
     async with asyncio.TaskGroup() as tg:
         for t in tasks:
             tg.create_task(t)

@@ -4,11 +4,18 @@ Events (alarms and other device events) leave only when the server's application
 their number arrives, which the server sends after its own database commit; until then they are
 re-sent with backoff. Telemetry leaves on PUBACK. When the telemetry backlog exceeds its bound,
 the oldest telemetry is shed (counted); events are never shed.
+
+The outbox's state has an **incarnation**: a random id made when its database is created and
+never changed after. Event numbers count within it, and event ids carry it, so a gateway whose
+state is new (wiped, re-installed, replaced under the same id) never repeats an id the server
+already holds, and an ack queued for the previous state (the broker keeps the session) is told
+apart from one for this state (``owns``).
 """
 
 from __future__ import annotations
 
 import random
+import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -31,7 +38,18 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (kind, next_try);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS identity (
+    one          INTEGER PRIMARY KEY CHECK (one = 1),
+    incarnation  TEXT    NOT NULL,  -- contract.INCARNATION_RE; made once, never changed
+    created      REAL    NOT NULL,
+    legacy_upto  INTEGER NOT NULL   -- rows up to this number were built without an incarnation
+);
 """
+
+
+def new_incarnation() -> str:
+    """12 random hex characters (48 bits): two states of one gateway never share one."""
+    return secrets.token_hex(6)
 
 
 class Kind(IntEnum):
@@ -77,6 +95,7 @@ class Outbox:
         self._clock = clock
         row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name='outbox'").fetchone()
         self._last_n: int = row[0] if row else 0
+        self.incarnation, self.legacy_upto = self._identity()
         self._telemetry = self._count(Kind.TELEMETRY)
         self.shed = self._counter("shed")
         self.ack_delay_s = 0.0
@@ -85,11 +104,28 @@ class Outbox:
     def close(self) -> None:
         self._db.close()
 
+    def _identity(self) -> tuple[str, int]:
+        """This state's incarnation, made on first open. An outbox from before incarnations
+        keeps its numbering; its rows up to now were built without one (``legacy_upto``)."""
+        with self._tx():
+            row = self._db.execute("SELECT incarnation, legacy_upto FROM identity").fetchone()
+            if row is None:
+                row = (new_incarnation(), self._last_n)
+                self._db.execute("INSERT INTO identity VALUES (1, ?, ?, ?)",
+                                 (row[0], self._clock(), row[1]))
+        return str(row[0]), int(row[1])
+
+    def owns(self, inc: str | None, n: int) -> bool:
+        """Whether an ack for event ``n`` of incarnation ``inc`` is about this state's event
+        (legacy acks, without ``inc``, only for the rows built before incarnations)."""
+        return inc == self.incarnation if inc is not None else n <= self.legacy_upto
+
     # ------------------------------------------------------------------------------ writes
 
     def add_event(self, build: Callable[[int], bytes], *, alarm: bool,
                   channel: Up = Up.EVENT) -> int:
-        """Assign the next event number, build the payload with it, commit; return the number."""
+        """Assign the next event number, build the payload with it (and ``incarnation``),
+        commit; return the number."""
         n = self._last_n + 1
         kind = Kind.ALARM if alarm else Kind.EVENT
         self._db.execute(

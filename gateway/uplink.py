@@ -202,16 +202,27 @@ class Uplink:
                 self.counters[f"bad_downlink_{exc.reason}"] += 1
                 log.warning("gateway %s: bad message on %s: %s", self.settings.id, topic, exc)
 
+    def _on_ack(self, ack: Ack) -> None:
+        """Forget the acknowledged events of this incarnation. An ack for another one (queued
+        by the broker for the state this gateway had before a reset) is counted and ignored:
+        its numbers mean other events here."""
+        mine = [n for n in ack.ids if self.outbox.owns(ack.inc, n)]
+        if len(mine) < len(ack.ids):
+            self.counters["stale_acks"] += len(ack.ids) - len(mine)
+            log.warning("gateway %s (incarnation %s): ignored an ack of %d event(s) of "
+                        "incarnation %s", self.settings.id, self.outbox.incarnation,
+                        len(ack.ids) - len(mine), ack.inc or "(legacy)")
+        now = time.monotonic()
+        for n in mine:
+            sent = self._sent_at.pop(n, None)
+            if sent is not None:
+                self.outbox.observe_ack_delay(now - sent)
+        self.counters["acked"] += self.outbox.acked(mine)
+        self.counters["ack_messages"] += 1
+
     async def _dispatch(self, channel: Up | Down, payload: bytes) -> None:
         if channel == Down.ACK:
-            ack = parse(Ack, payload)
-            now = time.monotonic()
-            for n in ack.ids:
-                sent = self._sent_at.pop(n, None)
-                if sent is not None:
-                    self.outbox.observe_ack_delay(now - sent)
-            self.counters["acked"] += self.outbox.acked(ack.ids)
-            self.counters["ack_messages"] += 1
+            self._on_ack(parse(Ack, payload))
         elif channel == Down.CONFIG:
             if payload:  # an empty retained message clears the config: keep the current one
                 await self.on_config(parse(GatewayConfig, payload))

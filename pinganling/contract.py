@@ -159,6 +159,9 @@ JsonObject = Annotated[dict[str, object], AfterValidator(_storable_json)]
 
 GATEWAY_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{2,31}$")
 GatewayId = Annotated[str, StringConstraints(pattern=GATEWAY_ID_RE.pattern)]
+INCARNATION_RE = re.compile(r"^[a-z0-9]{8,16}$")
+Incarnation = Annotated[str, StringConstraints(pattern=INCARNATION_RE.pattern)]
+"""A gateway's incarnation: random, made once with its state (outbox), never changed after."""
 DeviceUid = Annotated[str, StringConstraints(min_length=3, max_length=64),
                       AfterValidator(_storable_text)]
 
@@ -276,11 +279,19 @@ class _Payload(BaseModel):
 
 
 class Event(_Payload):
-    """One device event, stored once per ``id`` and acknowledged after commit."""
+    """One device event, stored once per ``id`` and acknowledged after commit.
 
-    id: Text = Field(description="'<gateway>:<n>', globally unique")
+    ``n`` counts within one incarnation of the gateway's state: a gateway whose state is new (a
+    replaced SD card, a re-install, a replaced box with the same id) starts again at 1 under a
+    new ``inc``, so its ids never repeat an old incarnation's. Events without ``inc`` (gateways
+    from before incarnations, and rows their outbox still holds) keep the legacy id
+    ``'<gateway>:<n>'``; the server accepts both.
+    """
+
+    id: Text = Field(description="'<gateway>:<inc>:<n>' (legacy: '<gateway>:<n>'), unique")
     gw: GatewayId
-    n: int = Field(ge=1, le=INT64[1], description="gateway's persisted monotonic counter")
+    inc: Incarnation | None = Field(default=None, description="the gateway state's incarnation")
+    n: int = Field(ge=1, le=INT64[1], description="persisted monotonic counter of this incarnation")
     ts: UnixTime = Field(description="gateway receive time, Unix seconds")
     device: DeviceUid
     dseq: int | None = Field(default=None, ge=0, le=INT64[1],
@@ -295,8 +306,9 @@ class Event(_Payload):
         return self.type in ALARM_TYPES
 
 
-def event_id(gateway: str, n: int) -> str:
-    return f"{gateway}:{n}"
+def event_id(gateway: str, inc: str | None, n: int) -> str:
+    """``'<gateway>:<inc>:<n>'``; ``'<gateway>:<n>'`` for a legacy event (``inc`` None)."""
+    return f"{gateway}:{n}" if inc is None else f"{gateway}:{inc}:{n}"
 
 
 class Status(_Payload):
@@ -309,15 +321,22 @@ MAX_ACK_IDS = 10_000
 
 
 class Ack(_Payload):
-    """Event numbers (``Event.n``) of one gateway that the server has committed."""
+    """Event numbers (``Event.n``) of one gateway incarnation that the server has committed.
 
+    A gateway applies an ack only to its own incarnation: a persistent MQTT session can deliver
+    acks queued for the state it had before a reset, whose numbers mean other events now.
+    ``inc`` is absent for legacy events (sent without ``inc``).
+    """
+
+    inc: Incarnation | None = None
     ids: list[int] = Field(min_length=1, max_length=MAX_ACK_IDS)
 
     @classmethod
-    def batches(cls, ids: Iterable[int]) -> list[Ack]:
+    def batches(cls, ids: Iterable[int], inc: str | None = None) -> list[Ack]:
         """As many Acks as it takes for ``ids`` (deduplicated, in order)."""
         unique = list(dict.fromkeys(ids))
-        return [cls(ids=unique[i : i + MAX_ACK_IDS]) for i in range(0, len(unique), MAX_ACK_IDS)]
+        return [cls(inc=inc, ids=unique[i : i + MAX_ACK_IDS])
+                for i in range(0, len(unique), MAX_ACK_IDS)]
 
 
 class VitalReading(BaseModel):

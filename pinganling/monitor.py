@@ -84,19 +84,20 @@ def describe(topics: Topics, topic: str, payload: bytes, telemetry: bool = True)
 
 
 class Acker:
-    """Batches event acks per gateway and publishes them, like the server does after commit."""
+    """Batches event acks per gateway incarnation and publishes them, like the server does
+    after commit."""
 
     MAX_PENDING, MAX_WAIT_S = 500, 0.05
 
     def __init__(self, client: aiomqtt.Client, topics: Topics) -> None:
         self.client = client
         self.topics = topics
-        self.pending: dict[str, list[int]] = defaultdict(list)
+        self.pending: dict[tuple[str, str | None], list[int]] = defaultdict(list)
         self.count = 0
         self.since: float | None = None
 
     def add(self, event: Event) -> None:
-        self.pending[event.gw].append(event.n)
+        self.pending[(event.gw, event.inc)].append(event.n)
         self.count += 1
         self.since = self.since or time.monotonic()
 
@@ -107,8 +108,8 @@ class Acker:
 
     async def flush(self) -> None:
         pending, self.pending, self.count, self.since = self.pending, defaultdict(list), 0, None
-        for gw, ids in pending.items():
-            for ack in Ack.batches(ids):
+        for (gw, inc), ids in pending.items():
+            for ack in Ack.batches(ids, inc):
                 await self.client.publish(self.topics.down(gw, Down.ACK), dump(ack), qos=1)
 
 

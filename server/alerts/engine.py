@@ -23,6 +23,7 @@ from server.alerts.model import ACTIVE, SYSTEM, Action, AlertType, Priority, Sta
 log = logging.getLogger(__name__)
 
 CANCEL_WINDOW_S = 30.0
+UNKNOWN_DEVICE = "unknown_device"  # details key: the alert's device is not known to the server
 
 EVENT_ALERTS: dict[EventType, tuple[AlertType, Priority]] = {
     EventType.PRESS: (AlertType.PANIC, Priority.P1),
@@ -125,16 +126,29 @@ def on_events(conn: psycopg.Connection[Any], events: Sequence[Event]) -> list[in
     ctx = contexts(conn, sorted({e.device for e in relevant}))
     touched = []
     for e in relevant:
-        c = ctx.get(e.device) or Context(gateway_id=e.gw, device=e.device)
+        known = e.device in ctx
+        c = ctx[e.device] if known else unknown_device_context(conn, e)
         if e.type == EventType.CANCEL:
             touched += cancel(conn, c, e)
             continue
         if e.type == EventType.TAMPER and e.data.get("open") is False:
             continue  # the case was closed again: nothing to raise
         kind, priority = EVENT_ALERTS[e.type]
-        details = {"event_type": e.type.value, **{k: v for k, v in e.data.items()}}
+        details: dict[str, Any] = {"event_type": e.type.value, **e.data}
+        details.pop(UNKNOWN_DEVICE, None)  # the server's to say, not the payload's
+        if not known:
+            details[UNKNOWN_DEVICE] = True
         touched.append(raise_alert(conn, kind, priority, c, details, event_id=e.id))
     return touched
+
+
+def unknown_device_context(conn: psycopg.Connection[Any], event: Event) -> Context:
+    """A device the server does not know (not paired here, or paired at the gateway only):
+    its alert belongs to the gateway's home and region, so that region's operators see it.
+    Where the gateway has no home either, the alert has no region: every operator sees it."""
+    log.warning("event %s: device %s is not known to the server; the alert goes to gateway "
+                "%s's home", event.id, event.device, event.gw)
+    return replace(gateway_context(conn, event.gw), device=event.device)
 
 
 def raise_alert(conn: psycopg.Connection[Any], kind: AlertType, priority: Priority, ctx: Context,

@@ -15,7 +15,8 @@ SUMMARY = """
 SELECT a.id, a.type, a.priority, a.state, a.escalated, a.title, a.event_count, a.opened_at,
        a.last_event_at, a.claimed_at, a.closed_at, a.outcome, a.version, a.region_id,
        a.resident_id, a.home_id, a.gateway_id, a.device, h.address, u.display_name AS claimed_by,
-       a.claimed_by AS claimed_by_id, reg.name AS region
+       a.claimed_by AS claimed_by_id, reg.name AS region,
+       coalesce(a.details -> 'unknown_device' = 'true'::jsonb, false) AS unknown_device
 FROM alerts a LEFT JOIN homes h ON h.id = a.home_id LEFT JOIN users u ON u.id = a.claimed_by
      LEFT JOIN regions reg ON reg.id = a.region_id
 """
@@ -72,14 +73,27 @@ def detail(conn: psycopg.Connection[Any], alert: dict[str, Any]) -> dict[str, An
                            "FROM homes WHERE id = %s", (alert["home_id"],))
         home = _rows(cur)[0]
     devices = _rows(conn.execute(
-        "SELECT uid, model, kind, label, resident_id, last_seen, battery_pct, battery_mv "
+        "SELECT uid, model, kind, label, resident_id, last_seen, battery_pct, battery_mv, "
+        "false AS unknown, NULL::boolean AS pressed "
         "FROM devices WHERE gateway_id = %s ORDER BY uid", (alert["gateway_id"],)))
+    devices += unknown_devices(conn, alert["id"])
     return {**alert, "home": home, "residents": residents,
             "contacts": contacts_of(conn, [r["id"] for r in residents]),
             "devices": devices, "timeline": timeline(conn, alert["id"]),
             "dispatches": _rows(conn.execute(
                 "SELECT id, kind, target, status, created_at, updated_at FROM dispatches "
                 "WHERE alert_id = %s ORDER BY id", (alert["id"],)))}
+
+
+def unknown_devices(conn: psycopg.Connection[Any], alert_id: int) -> list[dict[str, Any]]:
+    """Devices of the alert's events that the server does not know, and whether one pressed."""
+    return _rows(conn.execute(
+        "SELECT e.device AS uid, NULL AS model, NULL AS kind, '' AS label, NULL AS resident_id,"
+        " max(e.ts) AS last_seen, NULL AS battery_pct, NULL AS battery_mv, true AS unknown,"
+        " bool_or(e.type IN ('press', 'long_press')) AS pressed"
+        " FROM alert_events ae JOIN events e ON e.id = ae.event_id"
+        " WHERE ae.alert_id = %s AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.uid = e.device)"
+        " GROUP BY e.device ORDER BY e.device", (alert_id,)))
 
 
 def timeline(conn: psycopg.Connection[Any], alert_id: int) -> list[dict[str, Any]]:

@@ -1,7 +1,8 @@
 """Alerts: the live queue, history, one alert in full, and every operator action.
 
 Each action goes through ``server.alerts.machine.transition`` — the same function the engine uses.
-An operator sees only alerts of their regions; anything else is 404.
+An operator sees only alerts of their regions, and the unassigned ones (no region: nobody could
+place them); anything else is 404.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class ResolveIn(BaseModel):
 
 def visible(conn: Db, user: User, alert_id: int) -> dict[str, Any]:
     """The alert's summary if this user may see it; 404 otherwise (existence is not leaked)."""
-    where, args = region_filter(user, "a.region_id")
+    where, args = region_filter(user, "a.region_id", unplaced=True)
     alert = queries.summary(conn, alert_id)
     if alert is not None and where != "TRUE":
         row = conn.execute(f"SELECT 1 FROM alerts a WHERE a.id = %s AND {where}",
@@ -93,7 +94,7 @@ def visible(conn: Db, user: User, alert_id: int) -> dict[str, Any]:
 @router.get("/queue")
 def live_queue(user: CurrentUser, conn: Db, include_test: bool = False) -> list[dict[str, Any]]:
     """Open, claimed and dispatched alerts: P1 first, oldest first within a priority."""
-    where, args = region_filter(user, "a.region_id")
+    where, args = region_filter(user, "a.region_id", unplaced=True)
     return queries.queue(conn, where, args, include_test)
 
 
@@ -106,7 +107,7 @@ def history(user: CurrentUser, conn: Db, state: State | None = None,
             limit: int = Query(default=50, ge=1, le=500),
             before_id: Id | None = None) -> list[dict[str, Any]]:
     """Past and present alerts, newest first; filter by state, priority, type, text, time."""
-    where, args = region_filter(user, "a.region_id")
+    where, args = region_filter(user, "a.region_id", unplaced=True)
     return queries.search(conn, where, args, state=state and state.value,
                           priority=priority and priority.value, kind=type, text=q,
                           since=since, until=until, limit=limit, before_id=before_id)

@@ -51,10 +51,15 @@ def require(*roles: Role) -> Callable[[User], User]:
     return check
 
 
-def region_filter(user: User, column: str = "region_id") -> tuple[str, list[Any]]:
-    """SQL condition limiting rows to the user's regions (a street covers its communities)."""
+def region_filter(user: User, column: str = "region_id", *,
+                  unplaced: bool = False) -> tuple[str, list[Any]]:
+    """SQL condition limiting rows to the user's regions (a street covers its communities).
+
+    ``unplaced``: rows without a region pass too. Alerts use it: an alert nobody could place
+    (a gateway with no home yet) is in the unassigned queue that every operator sees.
+    """
     if user.sees_all_regions():
         return "TRUE", []
     regions = list(user.regions)
-    return (f"{column} IN (SELECT id FROM regions WHERE id = ANY (%s) OR parent_id = ANY (%s))",
-            [regions, regions])
+    mine = f"{column} IN (SELECT id FROM regions WHERE id = ANY (%s) OR parent_id = ANY (%s))"
+    return (f"({mine} OR {column} IS NULL)" if unplaced else mine), [regions, regions]

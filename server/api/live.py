@@ -78,7 +78,7 @@ def _user_for(ws: WebSocket, pool: Any) -> User | None:
 def _changes(pool: Any, user: User, cursor: int) -> tuple[int, list[dict[str, Any]], bool]:
     """Changes after ``cursor`` this user may see, each with the alert's current summary; and
     whether the batch was full (more may follow at once)."""
-    where, args = region_filter(user, "a.region_id")
+    where, args = region_filter(user, "a.region_id", unplaced=True)
     out = []
     with pool.connection() as conn:
         batch = changes_since(conn, cursor, BATCH)

@@ -130,15 +130,18 @@ class IngestClient:
         self.client.ack_many([item.mid for item in items
                               if item.qos == 1 and item.generation == generation])
 
-    def app_ack(self, numbers: dict[str, list[int]]) -> None:
-        """The end-to-end ack: gateway ``gw`` may forget events ``numbers[gw]`` (committed)."""
-        for gw, ids in numbers.items():
-            for ack in Ack.batches(ids):
+    def app_ack(self, numbers: dict[tuple[str, str | None], list[int]]) -> None:
+        """The end-to-end ack: gateway ``gw`` in incarnation ``inc`` may forget events
+        ``numbers[gw, inc]`` (committed)."""
+        for (gw, inc), ids in numbers.items():
+            for ack in Ack.batches(ids, inc):
                 self.client.publish(self.topics.down(gw, Down.ACK), dump(ack), qos=1)
 
 
-def group_numbers(pairs: Iterable[tuple[str, int]]) -> dict[str, list[int]]:
-    out: dict[str, list[int]] = defaultdict(list)
-    for gw, n in pairs:
-        out[gw].append(n)
+def group_numbers(events: Iterable[tuple[str, str | None, int]],
+                  ) -> dict[tuple[str, str | None], list[int]]:
+    """Event numbers ``(gateway, incarnation, n)`` by (gateway, incarnation): one Ack each."""
+    out: dict[tuple[str, str | None], list[int]] = defaultdict(list)
+    for gw, inc, n in events:
+        out[(gw, inc)].append(n)
     return dict(out)

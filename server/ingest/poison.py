@@ -17,6 +17,7 @@ import psycopg
 
 from pinganling.contract import (
     ALARM_TYPES,
+    INCARNATION_RE,
     INT64,
     MAX_PAYLOAD_BYTES,
     Event,
@@ -64,6 +65,7 @@ class Peek:
     type: EventType | None = None
     device: str | None = None
     n: int | None = None
+    inc: str | None = None  # the gateway's incarnation; None for a legacy event
 
     @property
     def alarm(self) -> bool:
@@ -71,7 +73,7 @@ class Peek:
 
     @classmethod
     def of(cls, event: Event) -> Peek:
-        return cls(event.type, event.device, event.n)
+        return cls(event.type, event.device, event.n, event.inc)
 
 
 def peek_event(payload: bytes) -> Peek:
@@ -94,7 +96,10 @@ def peek_event(payload: bytes) -> Peek:
         device = None
     if not (type(n) is int and 1 <= n <= INT64[1]):
         n = None
-    return Peek(etype, device, n)
+    inc = obj.get("inc")
+    if not (isinstance(inc, str) and INCARNATION_RE.match(inc)):
+        inc = None
+    return Peek(etype, device, n, inc)
 
 
 def describe(exc: BaseException) -> str:

@@ -38,6 +38,7 @@ from server.ingest.decode import Decoded, Incoming, decode
 from server.ingest.mqtt import IngestClient, group_numbers
 from server.ingest.poison import CONNECTION_ERRORS, Peek, describe, isolate, peek_event
 from server.store import (
+    StoredEvents,
     WriteResult,
     copy_acc_blocks,
     copy_device_health,
@@ -184,7 +185,8 @@ class _Writer(threading.Thread):
         whose number is known), then the broker's PUBACK for ``items``. Killed in between, the
         broker redelivers, the event is found stored and acked again; the other order could
         lose the application ack. The only place an application ack is made."""
-        numbers = group_numbers((gw, peek.n) for gw, peek in events if peek.n is not None)
+        numbers = group_numbers((gw, peek.inc, peek.n) for gw, peek in events
+                                if peek.n is not None)
         if numbers:
             self.client.app_ack(numbers)
         items = list(items)
@@ -298,18 +300,20 @@ class EventWriter(_Writer):
     def _insert(self, part: Sequence[tuple[Incoming, Event]]) -> None:
         """Store ``part`` in one transaction, alerts included; raises what stops it."""
         events = [e for _, e in part]
-        new: list[str] = []
+        done: list[StoredEvents] = []
 
         def work(conn: psycopg.Connection[Any]) -> None:
-            new[:] = insert_events(conn, events, [item.received for item, _ in part])
+            done[:] = [insert_events(conn, events, [item.received for item, _ in part])]
             touch_devices(conn, seen_in_events(events))
-            if self.on_events and new:
-                fresh = set(new)
-                self.on_events(conn, [e for e in events if e.id in fresh])
+            if self.on_events and done[0].new:
+                self.on_events(conn, done[0].new)
 
         self.store(f"{len(events)} events", work)
-        self.counters["events_stored"] += len(new)
-        self.counters["events_duplicate"] += len(events) - len(new)
+        for result in done:  # every event is stored now: new, duplicate or conflict (kept too)
+            self.counters["events_stored"] += len(result.new)
+            self.counters["events_duplicate"] += result.duplicates
+            self.counters["events_conflict"] += result.conflicts
+            self.counters["gateway_incarnations"] += len(result.incarnations)
 
 
 class TelemetryWriter(_Writer):

@@ -18,6 +18,7 @@ from server.store.errors import (
     MigrationError,
     StoreError,
 )
+from server.store.events import StoredEvents, insert_events
 from server.store.maintenance import MaintenanceReport, apply_policies, run_maintenance
 from server.store.migrations import apply_migrations, schema_backend
 from server.store.reads import (
@@ -38,7 +39,6 @@ from server.store.telemetry import (
 )
 from server.store.writes import (
     DeviceSeen,
-    insert_events,
     insert_server_event,
     known_gateways,
     seen_in_events,
@@ -63,6 +63,7 @@ __all__ = [
     "MigrationError",
     "StoreConfig",
     "StoreError",
+    "StoredEvents",
     "WriteResult",
     "acc_window",
     "activity_hourly",

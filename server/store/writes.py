@@ -1,4 +1,5 @@
-"""Write path for events, gateway state and device liveness (sync psycopg, one batch each).
+"""Write path for gateway state, device liveness and server-made events; the checks every
+write shares (sync psycopg, one batch each). Gateway events: ``server.store.events``.
 
 Timestamps are Unix seconds (floats), as in the contract. Each function is atomic: it runs
 in its own transaction, or in a savepoint when the caller already has one open.
@@ -6,7 +7,7 @@ in its own transaction, or in a savepoint when the caller already has one open.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any, Literal, NamedTuple
 
 import psycopg
@@ -19,18 +20,6 @@ GatewayState = Literal["online", "offline", "unknown"]
 
 _INT16 = contract.INT16
 _INT32 = contract.INT32
-
-_INSERT_EVENTS = """
-INSERT INTO events (id, gateway_id, n, device, dseq, type, ts, received_at, rssi, battery_mv,
-                    data)
-SELECT e.id, e.gw, e.n, e.device, e.dseq, e.type, to_timestamp(e.ts), to_timestamp(e.received),
-       e.rssi, e.battery_mv, e.data
-FROM unnest(%s::text[], %s::text[], %s::int8[], %s::text[], %s::int8[], %s::text[],
-            %s::float8[], %s::float8[], %s::int2[], %s::int4[], %s::jsonb[])
-     AS e(id, gw, n, device, dseq, type, ts, received, rssi, battery_mv, data)
-ON CONFLICT (id) DO NOTHING
-RETURNING id
-"""
 
 _TOUCH = """
 UPDATE devices d SET
@@ -76,42 +65,14 @@ def check_int(value: int | None, bounds: tuple[int, int], what: str) -> int | No
 
 def validate_event(event: contract.Event) -> None:
     """What the database would refuse, as a BadRow the ingest can count per message."""
-    if event.id != contract.event_id(event.gw, event.n):
-        raise BadRow("event_id_mismatch", f"id {event.id!r} is not '{event.gw}:{event.n}'")
+    expected = contract.event_id(event.gw, event.inc, event.n)
+    if event.id != expected:
+        raise BadRow("event_id_mismatch", f"id {event.id!r} is not {expected!r}")
     check_ts(event.ts, "event.ts")
     check_int(event.rssi, _INT16, "rssi")
     check_int(event.battery_mv, _INT32, "battery_mv")
     check_int(event.n, (1, 2**63 - 1), "n")
     check_int(event.dseq, (0, 2**63 - 1), "dseq")
-
-
-def insert_events(conn: psycopg.Connection[Any], events: Sequence[contract.Event],
-                  received_at: float | Sequence[float]) -> list[str]:
-    """Store a batch of events in one round trip; return the ids newly stored.
-
-    ``received_at``: when the server received them, one time for all or one per event.
-    Events already stored (redelivery, replay) are ignored by ``ON CONFLICT DO NOTHING``;
-    ``len(events) - len(result)`` of them were duplicates. Raises BadRow (nothing stored)
-    when an event fails ``validate_event``.
-    """
-    if not events:
-        return []
-    received = ([received_at] * len(events) if isinstance(received_at, float | int)
-                else list(received_at))
-    if len(received) != len(events):
-        raise ValueError(f"{len(received)} receive times for {len(events)} events")
-    for event, at in zip(events, received, strict=True):
-        validate_event(event)
-        check_ts(at, "received_at")
-    columns: list[list[Any]] = [[] for _ in range(11)]
-    for e, at in zip(events, received, strict=True):
-        for column, value in zip(columns, (e.id, e.gw, e.n, e.device, e.dseq, e.type.value,
-                                           e.ts, at, e.rssi, e.battery_mv, Jsonb(e.data)),
-                                 strict=True):
-            column.append(value)
-    with conn.transaction():
-        rows = conn.execute(_INSERT_EVENTS, columns).fetchall()
-    return [row[0] for row in rows]
 
 
 def set_gateway_state(conn: psycopg.Connection[Any], gateway: str, state: GatewayState,

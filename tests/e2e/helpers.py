@@ -10,9 +10,10 @@ from typing import Any
 import numpy as np
 from playwright.sync_api import Locator, Page
 
-from pinganling.contract import AccBlock, Event, EventType, VitalReading, Vitals
+from pinganling.contract import AccBlock, EventType, VitalReading, Vitals
 from server.alerts import engine
 from server.store import ActivityMinute, copy_acc_blocks, copy_activity, copy_vitals, insert_events
+from tests.fixtures.ingest import make_event
 from tests.fixtures.stack import Stack
 from tests.fixtures.world import BUTTON, CORD, GATEWAY, PASSWORD, PENDANT, World
 
@@ -36,8 +37,8 @@ def raise_event(world: World, etype: EventType = EventType.PRESS, device: str = 
                 ts: float | None = None, **data: Any) -> int:
     """Store a device event and run the alert engine on it, as ingest does; the alert's id."""
     n = next(_n)
-    event = Event(id=f"{GATEWAY}:{n}", gw=GATEWAY, n=n, ts=ts or time.time(), device=device,
-                  dseq=n % 65536, type=etype, rssi=-60, battery_mv=2900, data=data)
+    event = make_event(GATEWAY, n, etype, device).model_copy(
+        update={"ts": ts or time.time(), "data": data})
     with world.connect() as conn, conn.transaction():
         insert_events(conn, [event], time.time())
         return engine.on_events(conn, [event])[0]

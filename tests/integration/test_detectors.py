@@ -26,6 +26,7 @@ from server.store import (
     insert_events,
     set_gateway_state,
 )
+from tests.fixtures.ingest import INC
 from tests.fixtures.world import GATEWAY, PENDANT, World
 
 RANGE_G = 8
@@ -159,7 +160,7 @@ def test_a_minutes_pir_count_includes_events_received_in_later_passes(world: Wor
     minute = (int(time.time()) // 60 - 2) * 60
 
     def motion(n: int, second: int) -> Event:
-        return Event(id=event_id(GATEWAY, n), gw=GATEWAY, n=n, ts=minute + second,
+        return Event(id=event_id(GATEWAY, INC, n), gw=GATEWAY, inc=INC, n=n, ts=minute + second,
                      device="rf-0a1b2c3e", type=EventType.MOTION)
 
     with world.connect() as conn:

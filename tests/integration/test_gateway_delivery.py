@@ -51,7 +51,8 @@ async def test_press_on_a_pty_reaches_the_subscriber_with_its_fields(
         assert event.device == BUTTON_UID
         assert (event.dseq, event.rssi, event.battery_mv) == (7, -61, 2950)
         assert event.gw == gw.settings.id
-        assert event.id == f"{gw.settings.id}:{event.n}"
+        assert event.inc == gw.outbox.incarnation
+        assert event.id == f"{gw.settings.id}:{gw.outbox.incarnation}:{event.n}"
         assert event.data == {"input": "main"}
         await eventually(lambda: gw.outbox.stats().depth == 0, what="the ack emptying the outbox")
     assert gw.counters["acked"] == 1

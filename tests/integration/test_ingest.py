@@ -19,11 +19,12 @@ from pinganling.contract import (
     VitalReading,
     Vitals,
     dump,
+    event_id,
 )
 from pinganling.services.broker import BrokerAddress
 from server.ingest.worker import IngestWorker, WorkerConfig
 from tests.fixtures.database import DbSchema
-from tests.fixtures.ingest import FakeGateways, WorkerProcess, make_block, make_event
+from tests.fixtures.ingest import INC, FakeGateways, WorkerProcess, make_block, make_event
 from tests.fixtures.waiting import eventually_sync
 
 GW = "gw-ingest-0001"
@@ -135,7 +136,7 @@ def test_unknown_gateways_and_mismatched_ids_are_rejected(
         worker: IngestWorker, gateways: FakeGateways, db_schema: DbSchema) -> None:
     gateways.event(make_event("gw-stranger-01", 1))
     wrong = make_event(GW, 7).model_copy(update={"gw": "gw-other-0001",
-                                                 "id": "gw-other-0001:7"})
+                                                 "id": event_id("gw-other-0001", INC, 7)})
     gateways.raw(GW, Up.EVENT, dump(wrong))
     gateways.event(make_event(GW, 2))
     eventually_sync(lambda: gateways.acked_count(GW) == 2, what="both acks")

@@ -22,9 +22,12 @@ from server.store import (
     BackendMismatch,
     ChecksumMismatch,
     apply_migrations,
+    insert_events,
+    insert_server_event,
     schema_backend,
     schema_conninfo,
 )
+from server.store.events import variant
 from server.store.migrations import load_migrations
 from tests.fixtures.database import DbSchema
 
@@ -168,3 +171,51 @@ def test_time_series_columns_match_on_both_backends() -> None:
     assert shared <= timescale.keys()
     for table in shared:
         assert plain[table] == timescale[table], table
+
+
+def test_event_identity_migration_keeps_legacy_rows_and_takes_new_ones(
+        empty_schema: str, tmp_path: Path) -> None:
+    """0009: rows stored before incarnations keep their ids and links; new ids, legacy ids and
+    conflict ids all insert afterwards."""
+    before = tmp_path / "sql"
+    shutil.copytree(SQL_DIR, before)
+    for later in before.glob("00[1-9][0-9]_*.sql"):
+        later.unlink()
+    (before / "0009_event_identity.sql").unlink()
+    with psycopg.connect(empty_schema, autocommit=True) as conn:
+        apply_migrations(conn, source=before)
+        assert max(r[0] for r in conn.execute("SELECT version FROM schema_migrations")) == 8
+        conn.execute("INSERT INTO gateways (id) VALUES ('gw-old-0001')")
+        for n in (1, 2):
+            conn.execute("INSERT INTO events (id, gateway_id, n, device, type, ts, received_at)"
+                         " VALUES (%s, 'gw-old-0001', %s, 'rf-0a1b2c3d', 'press', now(), now())",
+                         (f"gw-old-0001:{n}", n))
+        server_event = insert_server_event(conn, "gw-old-0001", "rf-0a1b2c3d",
+                                           contract.EventType.DEVICE_SILENT, 1.7e9)
+        alert = conn.execute("INSERT INTO alerts (type, priority, correlation, title) VALUES"
+                             " ('panic', 'P1', 'x', 't') RETURNING id").fetchone()
+        assert alert is not None
+        conn.execute("INSERT INTO alert_events VALUES (%s, 'gw-old-0001:1')", alert)
+
+        assert apply_migrations(conn) == [9]
+        rows = conn.execute("SELECT id, incarnation, variant, source FROM events ORDER BY id")
+        assert rows.fetchall() == [("gw-old-0001:1", "", None, "gateway"),
+                                   ("gw-old-0001:2", "", None, "gateway"),
+                                   (server_event.id, "", None, "server")]
+        assert conn.execute("SELECT event_id FROM alert_events").fetchall() == [
+            ("gw-old-0001:1",)]
+
+        inc = "a1b2c3d4e5f6"
+        new = contract.Event(id=contract.event_id("gw-old-0001", inc, 1), gw="gw-old-0001",
+                             inc=inc, n=1, ts=1.7e9, device="rf-0a1b2c3d",
+                             type=contract.EventType.PRESS)
+        legacy = new.model_copy(update={"id": "gw-old-0001:2", "inc": None, "n": 2})
+        stored = insert_events(conn, [new, legacy], 1.7e9)
+        assert [e.id for e in stored.new] == [new.id, f"gw-old-0001:2~{variant(legacy)}"]
+        assert stored.conflicts == 1, "legacy id 2 is stored with another time: a conflict"
+        assert insert_server_event(conn, "gw-old-0001", "rf-0a1b2c3d",
+                                   contract.EventType.DEVICE_SILENT, 1.7e9).id.startswith("srv:")
+        with pytest.raises(psycopg.errors.CheckViolation):  # the id must still match its columns
+            conn.execute("INSERT INTO events (id, gateway_id, incarnation, n, device, type, ts,"
+                         " received_at) VALUES ('gw-old-0001:3', 'gw-old-0001', %s, 3,"
+                         " 'rf-0a1b2c3d', 'press', now(), now())", (inc,))

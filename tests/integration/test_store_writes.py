@@ -12,48 +12,121 @@ from pinganling import contract
 from server.store import (
     BadRow,
     DeviceSeen,
+    StoredEvents,
     insert_events,
     known_gateways,
     seen_in_heartbeat,
     set_gateway_state,
     touch_devices,
 )
+from server.store.events import variant
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC
+INC = "a1b2c3d4e5f6"
 
 
-def event(gw: str, n: int, **kw: Any) -> contract.Event:
-    fields: dict[str, Any] = {"id": contract.event_id(gw, n), "gw": gw, "n": n, "ts": T0 + n,
-                              "device": "rf-0a1b2c3d", "type": contract.EventType.PRESS}
+def event(gw: str, n: int, inc: str | None = INC, **kw: Any) -> contract.Event:
+    fields: dict[str, Any] = {"id": contract.event_id(gw, inc, n), "gw": gw, "inc": inc, "n": n,
+                              "ts": T0 + n, "device": "rf-0a1b2c3d",
+                              "type": contract.EventType.PRESS}
     return contract.Event(**{**fields, **kw})
+
+
+def ids(result: StoredEvents) -> list[str]:
+    return [e.id for e in result.new]
 
 
 def test_events_are_stored_once_per_id(db: psycopg.Connection[Any]) -> None:
     first = [event("gw-one", n) for n in (1, 2, 3)]
-    assert insert_events(db, first, received_at=T0 + 10) == ["gw-one:1", "gw-one:2", "gw-one:3"]
+    stored = insert_events(db, first, received_at=T0 + 10)
+    assert ids(stored) == [f"gw-one:{INC}:{n}" for n in (1, 2, 3)]
+    assert (stored.duplicates, stored.conflicts) == (0, 0)
     replay = [event("gw-one", n) for n in (2, 3, 4, 4)]  # redelivered, plus a new one twice
-    assert insert_events(db, replay, received_at=T0 + 20) == ["gw-one:4"]
-    rows = db.execute("SELECT id, received_at FROM events ORDER BY n").fetchall()
-    assert [r[0] for r in rows] == ["gw-one:1", "gw-one:2", "gw-one:3", "gw-one:4"]
-    assert rows[1][1] == datetime.fromtimestamp(T0 + 10, UTC)  # first delivery kept
+    stored = insert_events(db, replay, received_at=T0 + 20)
+    assert ids(stored) == [f"gw-one:{INC}:4"]
+    assert (stored.duplicates, stored.conflicts) == (3, 0)
+    rows = db.execute("SELECT id, incarnation, received_at FROM events ORDER BY n").fetchall()
+    assert [r[0] for r in rows] == [f"gw-one:{INC}:{n}" for n in (1, 2, 3, 4)]
+    assert {r[1] for r in rows} == {INC}
+    assert rows[1][2] == datetime.fromtimestamp(T0 + 10, UTC)  # first delivery kept
 
 
 def test_event_fields_round_trip(db: psycopg.Connection[Any]) -> None:
     e = event("gw-two", 7, dseq=12, rssi=-71, battery_mv=2950, type=contract.EventType.FALL,
               data={"peak_g": 3.5, "posture": "lying", "confirmed": True})
     insert_events(db, [e], received_at=T0 + 8.25)
-    row = db.execute("SELECT gateway_id, n, device, dseq, type, ts, rssi, battery_mv, data,"
-                     " received_at FROM events WHERE id = 'gw-two:7'").fetchone()
-    assert row == ("gw-two", 7, e.device, 12, "fall", datetime.fromtimestamp(e.ts, UTC), -71,
-                   2950, e.data, datetime.fromtimestamp(T0 + 8.25, UTC))
+    row = db.execute("SELECT gateway_id, incarnation, n, device, dseq, type, ts, rssi, "
+                     "battery_mv, data, received_at, variant FROM events WHERE id = %s",
+                     (f"gw-two:{INC}:7",)).fetchone()
+    assert row == ("gw-two", INC, 7, e.device, 12, "fall", datetime.fromtimestamp(e.ts, UTC),
+                   -71, 2950, e.data, datetime.fromtimestamp(T0 + 8.25, UTC), None)
+
+
+def test_a_repeated_id_with_other_content_is_kept_as_a_conflict(
+        db: psycopg.Connection[Any]) -> None:
+    """A reset gateway without incarnations (legacy ids) numbers from 1 again: its new press
+    shares an id with an old one. Both are kept; redeliveries of either are duplicates."""
+    old = event("gw-one", 1, inc=None, dseq=5)
+    reset = event("gw-one", 1, inc=None, dseq=0, ts=T0 + 3600, device="rf-0a1b2c3e")
+    assert ids(insert_events(db, [old], received_at=T0)) == ["gw-one:1"]
+    stored = insert_events(db, [reset], received_at=T0 + 3601)
+    (kept,) = stored.new
+    assert kept.id == f"gw-one:1~{variant(reset)}"
+    assert (kept.device, kept.dseq, kept.ts) == (reset.device, 0, reset.ts)
+    assert (stored.duplicates, stored.conflicts) == (0, 1)
+    again = insert_events(db, [reset, old, reset], received_at=T0 + 3602)  # redelivered
+    assert (again.new, again.duplicates, again.conflicts) == ([], 3, 0)
+    rows = db.execute("SELECT id, variant, device, dseq FROM events ORDER BY received_at")
+    assert rows.fetchall() == [("gw-one:1", None, old.device, 5),
+                               (kept.id, kept.id.split("~")[1], reset.device, 0)]
+
+
+def test_each_differing_field_makes_a_conflict_and_equal_content_does_not(
+        db: psycopg.Connection[Any]) -> None:
+    base = event("gw-one", 1, dseq=1, rssi=-60, battery_mv=2900, data={"input": "main"})
+    insert_events(db, [base], received_at=T0)
+    changes: list[dict[str, Any]] = [
+        {"device": "rf-0a1b2c3e"}, {"dseq": 2}, {"type": contract.EventType.CANCEL},
+        {"ts": base.ts + 0.001}, {"rssi": -61}, {"battery_mv": 2800}, {"data": {"input": "aux"}}]
+    for change in changes:
+        stored = insert_events(db, [base.model_copy(update=change)], received_at=T0)
+        assert stored.conflicts == 1, change
+    same = base.model_copy(update={"ts": base.ts + 2e-7})  # the microsecond the column keeps
+    assert insert_events(db, [same], received_at=T0).duplicates == 1
+    assert db.execute("SELECT count(*) FROM events").fetchone() == (1 + len(changes),)
+
+
+def test_two_contents_under_one_id_in_one_batch(db: psycopg.Connection[Any]) -> None:
+    a, b = event("gw-one", 1), event("gw-one", 1, device="rf-0a1b2c3e")
+    stored = insert_events(db, [a, b, b, a], received_at=T0)
+    assert [e.device for e in stored.new] == [a.device, b.device]
+    assert (stored.duplicates, stored.conflicts) == (2, 1)
+
+
+def test_a_gateways_incarnation_is_recorded_and_a_change_reported(
+        db: psycopg.Connection[Any]) -> None:
+    db.execute("INSERT INTO gateways (id) VALUES ('gw-one')")
+    assert insert_events(db, [event("gw-one", 1)], T0).incarnations == [("gw-one", None, INC)]
+    assert insert_events(db, [event("gw-one", 2)], T0).incarnations == []
+    assert insert_events(db, [event("gw-one", 3, inc=None)], T0).incarnations == []  # legacy
+    fresh = insert_events(db, [event("gw-one", 1, inc="0f0f0f0f0f0f", ts=T0 + 100)], T0)
+    assert fresh.incarnations == [("gw-one", INC, "0f0f0f0f0f0f")]
+    assert fresh.conflicts == 0, "a new incarnation's n = 1 is another id"
+    late = insert_events(db, [event("gw-one", 4)], T0)  # the old state's, redelivered late
+    assert (late.incarnations, len(late.new)) == ([], 1)
+    assert db.execute("SELECT incarnation, incarnation_since FROM gateways").fetchone() == (
+        "0f0f0f0f0f0f", datetime.fromtimestamp(T0 + 100, UTC))
 
 
 def test_bad_events_are_refused_before_anything_is_stored(db: psycopg.Connection[Any]) -> None:
     good = event("gw-one", 1)
-    forged = event("gw-one", 2).model_copy(update={"id": "gw-other:2"})
+    forged = event("gw-one", 2).model_copy(update={"id": f"gw-other:{INC}:2"})
     with pytest.raises(BadRow) as info:
         insert_events(db, [good, forged], received_at=T0)
     assert info.value.reason == "event_id_mismatch"
+    legacy_id = event("gw-one", 2).model_copy(update={"id": "gw-one:2"})
+    with pytest.raises(BadRow, match="event_id_mismatch"):
+        insert_events(db, [legacy_id], received_at=T0)  # an incarnation's event needs it in id
     # the contract refuses a NaN time at decode; the store checks again (model_construct
     # builds the event without the contract's validation)
     nan_time = contract.Event.model_construct(**{**dict(event("gw-one", 3)), "ts": float("nan")})
@@ -74,7 +147,7 @@ def test_events_join_the_callers_transaction(db_schema: Any) -> None:
         with pytest.raises(psycopg.errors.DivisionByZero):
             fail_after_insert(conn)
         ids = [r[0] for r in conn.execute("SELECT id FROM events ORDER BY id")]
-    assert ids == ["gw-one:1"]
+    assert ids == [f"gw-one:{INC}:1"]
 
 
 def test_gateway_state_changes_are_recorded(db: psycopg.Connection[Any]) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
-from gateway.outbox import Kind, Outbox
-from pinganling.contract import Up
+from gateway.outbox import SCHEMA, Kind, Outbox
+from pinganling.contract import INCARNATION_RE, Up
 
 
 class Clock:
@@ -30,6 +31,48 @@ def test_numbers_are_monotonic_and_survive_reopen(tmp_path: Path) -> None:
     n = box.add_event(lambda n: b"x", alarm=False)
     assert first == [1, 2, 3]
     assert n == 4, "an acknowledged and deleted number must never be reused"
+
+
+def test_the_incarnation_is_made_with_the_state_and_kept(tmp_path: Path) -> None:
+    box, _ = make(tmp_path)
+    inc = box.incarnation
+    assert INCARNATION_RE.match(inc)
+    box.close()
+    box, _ = make(tmp_path)
+    assert box.incarnation == inc, "the same state: the same incarnation"
+    box.close()
+    (tmp_path / "gw.sqlite3").unlink()
+    box, _ = make(tmp_path)
+    assert box.incarnation != inc, "a new state (wiped, replaced): a new incarnation"
+    assert box.add_event(lambda n: b"x", alarm=True) == 1
+
+
+def test_acks_of_another_incarnation_are_not_this_states(tmp_path: Path) -> None:
+    box, _ = make(tmp_path)
+    box.add_event(lambda n: b"x", alarm=True)
+    assert box.owns(box.incarnation, 1)
+    assert not box.owns("0123456789ab", 1), "the previous state's ack for its own number 1"
+    assert not box.owns(None, 1), "a fresh state has no legacy rows"
+
+
+def test_an_outbox_from_before_incarnations_keeps_its_numbers_and_legacy_acks(
+        tmp_path: Path) -> None:
+    path = tmp_path / "gw.sqlite3"
+    old = sqlite3.connect(path)  # the schema as it was, with two events waiting
+    old.executescript(SCHEMA.split("CREATE TABLE IF NOT EXISTS identity")[0])
+    old.executemany("INSERT INTO outbox (kind, channel, payload, created) VALUES (0, ?, ?, 0)",
+                    [("event", b"legacy 1"), ("event", b"legacy 2")])
+    old.commit()
+    old.close()
+    box, _ = make(tmp_path)
+    assert box.legacy_upto == 2
+    assert box.owns(None, 2), "an ack without incarnation is for the rows sent without one"
+    assert not box.owns(None, 3)
+    assert box.add_event(lambda n: b"new", alarm=True) == 3
+    assert box.owns(box.incarnation, 3)
+    box.close()
+    box, _ = make(tmp_path)
+    assert box.legacy_upto == 2, "kept"
 
 
 def test_payload_is_built_with_its_number(tmp_path: Path) -> None:

@@ -57,37 +57,47 @@ export class AlertView {
 
   /** Re-read the alert (coalesced: at most one request in flight, one queued). */
   async refresh() {
+    if (this.id === null) return undefined;
     if (this.loading) {
       this.stale = true;
       return this.loading;
     }
-    const id = this.id;
     this.loading = (async () => {
       try {
-        const detail = await api.alert(id);
-        if (id !== this.id) return;
-        this.detail = detail;
-        this.ctx.merged(detail); // may move the queue's selection (then this view shows another)
-        if (id !== this.id) return;
-        this.render();
-        if (!this.charts) this.loadCharts(detail);
-      } catch (exc) {
-        if (!(exc instanceof ApiError)) throw exc;
-        if (id !== this.id) return;
-        if (exc.status === 404) {
-          this.host.replaceChildren(h("p.empty", {}, t("detail.gone")));
-        } else if (exc.status !== 401) {
-          this.ctx.toast(exc.explain(), "error");
-        }
+        await this.load(this.id);
       } finally {
         this.loading = null;
       }
+      // Asked again meanwhile, perhaps for another alert (show() while this one loaded, or the
+      // queue's selection moved when this one merged): never dropped, or the pane stays
+      // "loading" with an alarm waiting.
       if (this.stale) {
         this.stale = false;
         await this.refresh();
       }
     })();
     return this.loading;
+  }
+
+  /** Read alert ``id`` and show it, unless the view moved to another alert meanwhile. */
+  async load(id) {
+    try {
+      const detail = await api.alert(id);
+      if (id !== this.id) return;
+      this.detail = detail;
+      this.ctx.merged(detail); // may move the queue's selection (then this view shows another)
+      if (id !== this.id) return;
+      this.render();
+      if (!this.charts) this.loadCharts(detail);
+    } catch (exc) {
+      if (!(exc instanceof ApiError)) throw exc;
+      if (id !== this.id) return;
+      if (exc.status === 404) {
+        this.host.replaceChildren(h("p.empty", {}, t("detail.gone")));
+      } else if (exc.status !== 401) {
+        this.ctx.toast(exc.explain(), "error");
+      }
+    }
   }
 
   /** The live feed says alert ``id`` changed. */
@@ -241,9 +251,13 @@ export class AlertView {
           d.claimed_by || t("detail.nobody"))),
         d.outcome ? meta(t("detail.outcome"), h("b", { testid: "detail-outcome" },
           label("outcome", d.outcome))) : null,
-        d.region ? meta(t("detail.region"), d.region) : null,
+        meta(t("detail.region"), d.region
+          || h("b.unassigned", { testid: "detail-unassigned" }, t("detail.unassigned"))),
+        !d.home_id && d.gateway_id ? meta(t("detail.gateway"), // the only lead to the place
+          h("span.mono", { testid: "detail-gateway" }, d.gateway_id)) : null,
         d.device ? meta(t("detail.device"), d.event_count > 1
-          ? `${d.device} ${t("queue.repeats", { n: d.event_count })}` : d.device) : null),
+          ? `${d.device} ${t("queue.repeats", { n: d.event_count })}` : d.device,
+        d.unknown_device ? [" ", unknownDevice(d.type === "panic")] : null) : null),
       h("div.actions", {},
         button("claim", "C", ".primary"), button("release", ""), button("note", "N"),
         button("call", "P"), button("dispatch", "D"), button("resolve", "R", ".finish")),
@@ -310,10 +324,15 @@ export class AlertView {
   devices(d) {
     if (!d.devices?.length) return null;
     return h("section.card.devices", {}, h("h3", {}, t("devices.title")),
-      h("table.devices", {}, d.devices.map((x) => h("tr", {},
-        h("td", {}, x.label || x.model), h("td.mono", {}, x.uid),
-        h("td", {}, x.battery_pct != null ? `${t("devices.battery")} ${x.battery_pct}%` : ""),
-        h("td.muted", {}, x.last_seen ? fmtDateTime(x.last_seen) : "")))));
+      h("table.devices", {}, d.devices.map((x) => (x.unknown
+        ? h("tr.unknown-device", { testid: "device-unknown" },
+          h("td", {}, h("span.tag.unknown-device", {}, t("devices.unknown"))),
+          h("td.mono", {}, x.uid), h("td", {}, x.pressed ? h("b", {}, t("devices.pressed")) : ""),
+          h("td.muted", {}, x.last_seen ? fmtDateTime(x.last_seen) : ""))
+        : h("tr", {},
+          h("td", {}, x.label || x.model), h("td.mono", {}, x.uid),
+          h("td", {}, x.battery_pct != null ? `${t("devices.battery")} ${x.battery_pct}%` : ""),
+          h("td.muted", {}, x.last_seen ? fmtDateTime(x.last_seen) : ""))))));
   }
 
   async loadCharts(d) {
@@ -343,8 +362,14 @@ export class AlertView {
   }
 }
 
-function meta(name, value) {
-  return h("span.meta", {}, h("span.k", {}, name), " ", value);
+function meta(name, ...value) {
+  return h("span.meta", {}, h("span.k", {}, name), " ", ...value);
+}
+
+/** The alert's device is not known to the server (raised at its gateway's home). */
+function unknownDevice(pressed) {
+  return h("span.tag.unknown-device", { testid: "detail-unknown-device" },
+    t(pressed ? "detail.device_unknown_pressed" : "detail.device_unknown"));
 }
 
 function list(values) {

@@ -22,13 +22,16 @@ export function alertRow(a, { live, selected, onSelect }) {
     h("span.grow"),
     live ? ageCounter(a) : h("time.muted", {}, fmtDateTime(a.opened_at))),
   h("div.r2", {}, h("b.title", {}, a.title),
-    a.address && a.address !== a.title ? h("span.address", {}, a.address) : null),
+    a.address && a.address !== a.title ? h("span.address", {}, a.address) : null,
+    a.unknown_device ? h("span.tag.unknown-device", { testid: "unknown-device" },
+      t(a.type === "panic" ? "detail.device_unknown_pressed" : "detail.device_unknown")) : null),
   h("div.r3", {},
     h(`span.state.state-${a.state}`, {}, label("state", a.state)),
     holder,
     a.outcome ? h("span.muted", {}, label("outcome", a.outcome)) : null,
     a.escalated ? h("span.escalated", { testid: "escalated" }, t("queue.escalated")) : null,
-    h("span.grow"), a.region ? h("span.muted.small", {}, a.region) : null));
+    h("span.grow"), a.region ? h("span.muted.small", {}, a.region)
+      : h("span.tag.unassigned", { testid: "unassigned" }, t("queue.unassigned"))));
 }
 
 export class QueueList {
