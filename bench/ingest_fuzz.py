@@ -63,6 +63,7 @@ from pinganling.contract import (
     Topics,
     Up,
     dump,
+    event_id,
     parse,
 )
 from pinganling.contract import Ack as AckMessage
@@ -78,6 +79,7 @@ from server.store import apply_migrations, schema_conninfo
 
 DB_URL = os.environ.get("PINGANLING_BENCH_DATABASE_URL", "host=127.0.0.1 port=5432 dbname=test")
 GW = "gw-fuzz-home-01"  # the resident's gateway: genuine presses
+INC = "f0220000beef"  # the fake gateways' incarnation
 FUZZ_GW = "gw-fuzz-0001"  # same home, provisioned: the fuzz publishes as it
 STRANGER = "gw-stranger-01"  # not provisioned
 BUTTON, CORD, PENDANT = "rf-0a1b2c3d", "rf-0a1b2c3e", "ble-c82e470a1b2c"
@@ -177,8 +179,8 @@ class Gateways:
 
     def event(self, gw: str, n: int, device: str = BUTTON, etype: EventType = EventType.PRESS,
               **data: Any) -> None:
-        event = Event(id=f"{gw}:{n}", gw=gw, n=n, ts=time.time(), device=device, dseq=n % 65536,
-                      type=etype, data=data)
+        event = Event(id=event_id(gw, INC, n), gw=gw, inc=INC, n=n, ts=time.time(),
+                      device=device, dseq=n % 65536, type=etype, data=data)
         self.raw(gw, Up.EVENT, dump(event))
 
     def close(self) -> None:

@@ -88,7 +88,8 @@ def test_twenty_poison_events_ahead_of_a_press_cost_it_nothing(
             event["data"] = {"note": "a\x00b"} if i % 2 == 0 else {"poison": True}
             poisons[100 + i] = json.dumps(event).encode()
             gateways.raw(GATEWAY, Up.EVENT, poisons[100 + i])
-        gateways.event(make_event(GATEWAY, 200, EventType.PRESS, device=BUTTON))
+        press = make_event(GATEWAY, 200, EventType.PRESS, device=BUTTON)
+        gateways.event(press)
 
         eventually_sync(lambda: 200 in gateways.acked[GATEWAY], 30, "the press's app ack")
         eventually_sync(lambda: settled(worker, 21), what="every message acknowledged")
@@ -102,7 +103,7 @@ def test_twenty_poison_events_ahead_of_a_press_cost_it_nothing(
         poisoned, "SELECT a.type, a.priority, a.resident_id,"
         " extract(epoch FROM a.opened_at - e.received_at)::float8 FROM events e"
         " JOIN alert_events ae ON ae.event_id = e.id JOIN alerts a ON a.id = ae.alert_id"
-        " WHERE e.id = %s", f"{GATEWAY}:200")
+        " WHERE e.id = %s", press.id)
     assert (alert_type, priority, resident) == ("panic", "P1", poisoned.resident)
     assert 0 <= waited < 1.0, f"the press waited {waited:.3f} s behind 20 poison events"
 

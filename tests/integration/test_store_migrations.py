@@ -197,7 +197,7 @@ def test_event_identity_migration_keeps_legacy_rows_and_takes_new_ones(
         assert alert is not None
         conn.execute("INSERT INTO alert_events VALUES (%s, 'gw-old-0001:1')", alert)
 
-        assert apply_migrations(conn) == [9]
+        assert apply_migrations(conn)[0] == 9  # and any later ones
         rows = conn.execute("SELECT id, incarnation, variant, source FROM events ORDER BY id")
         assert rows.fetchall() == [("gw-old-0001:1", "", None, "gateway"),
                                    ("gw-old-0001:2", "", None, "gateway"),
