@@ -16,7 +16,12 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from pinganling.services.postgres import PrivateCluster, find_bin_dir, timescaledb_installed
+from pinganling.services.postgres import (
+    PrivateCluster,
+    create_database,
+    find_bin_dir,
+    timescaledb_installed,
+)
 from server.store import (
     Backend,
     BackendChoice,
@@ -26,7 +31,7 @@ from server.store import (
     schema_backend,
     schema_conninfo,
 )
-from server.store.timescale import apache_only, preloaded
+from server.store.timescale import apache_only, extension_schema, preloaded
 from tests.fixtures.database import no_timescale
 
 
@@ -104,28 +109,27 @@ def test_asking_for_timescaledb_as_such_a_role(
 
 
 @pytest.fixture
-def fresh_database(database_url: str) -> Iterator[str]:
-    """A new database on the test server: the extension is not created in it yet."""
-    name = f"t_db_{secrets.token_hex(4)}"
-    with _admin(database_url) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield make_conninfo(database_url, dbname=name)
-    finally:
-        with _admin(database_url) as admin:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+def database_without_extension(database_url: str, timescale_unavailable: str | None) -> str:
+    """``test_no_timescaledb`` on the test server (TimescaleDB preloaded there): a database
+    where the extension is not created. Kept between runs (dropping a database waits for a
+    checkpoint: 20 s on a busy machine); only these tests use it, as roles that cannot create
+    the extension."""
+    if timescale_unavailable is not None:
+        no_timescale(f"no TimescaleDB on the test database: {timescale_unavailable}")
+    create_database(database_url, "test_no_timescaledb")
+    url = make_conninfo(database_url, dbname="test_no_timescaledb")
+    with _admin(url) as admin:
+        assert extension_schema(admin) is None, "someone created timescaledb in " + url
+    return url
 
 
 @pytest.mark.timescale
 def test_a_role_that_may_not_create_the_extension_falls_back_with_the_fix(
-        timescale_unavailable: str | None, fresh_database: str, role: str,
-        caplog: pytest.LogCaptureFixture) -> None:
+        database_without_extension: str, role: str, caplog: pytest.LogCaptureFixture) -> None:
     """TimescaleDB preloaded, the extension not yet created in this database, and a role
     without CREATE on it: ``auto`` builds plain with one warning, ``timescale`` refuses and
     says who has to create the extension."""
-    if timescale_unavailable is not None:
-        no_timescale(f"no TimescaleDB on the test database: {timescale_unavailable}")
-    schemas = [_role_schema(fresh_database, role) for _ in range(2)]
+    schemas = [_role_schema(database_without_extension, role) for _ in range(2)]
     auto, wanted = (next(s) for s in schemas)
     try:
         with psycopg.connect(auto, autocommit=True) as conn, \

@@ -36,6 +36,7 @@ from server.store import (
 from server.store.config import ROLLUP_TIMEZONE, ROLLUPS, TIME_SERIES
 from server.store.timescale import extension_schema
 from tests.fixtures.database import DbSchema
+from tests.fixtures.waiting import eventually_sync
 
 pytestmark = pytest.mark.timescale
 
@@ -80,16 +81,23 @@ def run_policy(conn: psycopg.Connection[Any], schema: str, name: str, proc: str)
         " AND coalesce(c.view_name, j.hypertable_name) = %s AND j.proc_name = %s",
         (schema, schema, name, proc)).fetchone()
     assert row is not None, f"no {proc} job on {name}"
-    for attempt in range(3):
+    errors: list[str] = []
+
+    def ran() -> bool:
         try:
             call(conn, "run_job", row[0])
-            return
-        except psycopg.DatabaseError:
-            # the scheduler's own run of the job, started when the policy was registered, may
-            # be doing the same work (e.g. "chunk is already compressed"); the next run then
-            # finds it done
-            if attempt == 2:
-                raise
+            return True
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.DataException) as exc:
+            # the scheduler's own run of this job, started when the policy was registered, is
+            # doing the same work ("concurrent refresh", "chunk is already compressed"): once
+            # it is done, a run goes through (and finds little left to do)
+            errors.append(str(exc).strip())
+            return False
+
+    try:
+        eventually_sync(ran, 60, f"{proc} on {name} to run")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; last error: {errors[-1:]}") from None
 
 
 def _interval(conn: psycopg.Connection[Any], text: str) -> timedelta:
