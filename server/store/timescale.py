@@ -85,22 +85,24 @@ def unavailable_reason(conn: psycopg.Connection[Any]) -> str:
     return "CREATE EXTENSION timescaledb failed (the server log says why)"
 
 
-def ensure_extension(conn: psycopg.Connection[Any]) -> str | None:
+def ensure_extension(conn: psycopg.Connection[Any], *, fallback: bool = True) -> str | None:
     """``CREATE EXTENSION IF NOT EXISTS timescaledb``; its schema, or None when that fails.
 
     Checks first that the server preloads the library (see :func:`preloaded`) in an edition
     with the features the schema uses, then runs in its own transaction (or savepoint) so a
-    failure leaves the connection usable.
+    failure leaves the connection usable. With ``fallback`` (``auto``) a reason is logged as
+    one warning ending "using plain PostgreSQL"; without, the caller refuses with
+    :func:`unavailable_reason` instead.
     """
+    then = "; using plain PostgreSQL" if fallback else ""
     found = extension_schema(conn)
     if found is None and not _available(conn):
-        log.info("timescaledb is not available on this server; using plain PostgreSQL")
+        log.info("timescaledb is not available on this server%s", then)
         return None
-    if not preloaded(conn):
-        log.warning("%s; using plain PostgreSQL", NOT_PRELOADED)
-        return None
-    if apache_only(conn):
-        log.warning("%s; using plain PostgreSQL", APACHE_ONLY)
+    reason = NOT_PRELOADED if not preloaded(conn) else APACHE_ONLY if apache_only(conn) else None
+    if reason is not None:
+        if fallback:
+            log.warning("%s%s", reason, then)
         return None
     if found is not None:
         return found
@@ -113,8 +115,7 @@ def ensure_extension(conn: psycopg.Connection[Any]) -> str | None:
                 )
             )
     except psycopg.Error as exc:
-        log.warning("CREATE EXTENSION timescaledb failed (%s); using plain PostgreSQL",
-                    str(exc).strip())
+        log.warning("CREATE EXTENSION timescaledb failed (%s)%s", str(exc).strip(), then)
         return None
     return extension_schema(conn)
 

@@ -77,19 +77,27 @@ def as_role_again(database_url: str, role: str) -> Iterator[str]:
 
 
 def test_a_role_without_superuser_sees_the_same_server(
-        database_url: str, as_role: str, test_backend: Backend) -> None:
+        database_url: str, as_role: str, test_backend: Backend,
+        timescale_unavailable: str | None, caplog: pytest.LogCaptureFixture) -> None:
     with _admin(database_url) as admin, psycopg.connect(as_role, autocommit=True) as conn:
         assert conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
                             ).fetchone() == (False,)
         assert preloaded(conn) is preloaded(admin)
-        assert apply_migrations(conn)  # auto
+        with caplog.at_level(logging.INFO, "server.store"):
+            assert apply_migrations(conn)  # auto
         assert schema_backend(conn) is test_backend
         assert conn.execute("SELECT count(*) FROM acc_blocks").fetchone() == (0,)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    if test_backend is Backend.TIMESCALE:
+        assert warnings == []
+    else:  # one warning naming the fix, unless TimescaleDB is simply not installed
+        assert timescale_unavailable is not None
+        assert warnings in ([], [f"{timescale_unavailable}; using plain PostgreSQL"])
 
 
 def test_asking_for_timescaledb_as_such_a_role(
         as_role: str, as_role_again: str, test_backend: Backend,
-        timescale_unavailable: str | None) -> None:
+        timescale_unavailable: str | None, caplog: pytest.LogCaptureFixture) -> None:
     """Built where the server offers it; refused with the reason (naming the fix) otherwise,
     and the connection still works."""
     with psycopg.connect(as_role, autocommit=True) as conn:
@@ -97,8 +105,10 @@ def test_asking_for_timescaledb_as_such_a_role(
             apply_migrations(conn, BackendChoice.TIMESCALE)
             assert schema_backend(conn) is Backend.TIMESCALE
             return
-        with pytest.raises(BackendMismatch) as refused:
+        with pytest.raises(BackendMismatch) as refused, \
+                caplog.at_level(logging.INFO, "server.store"):
             apply_migrations(conn, BackendChoice.TIMESCALE)
+        assert "using plain" not in caplog.text  # it is not: it refuses
         assert timescale_unavailable is not None
         assert timescale_unavailable in str(refused.value)
         assert conn.execute("SELECT 1").fetchone() == (1,)
