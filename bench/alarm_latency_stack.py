@@ -27,6 +27,7 @@ from psycopg.conninfo import make_conninfo
 
 from hardware.catalog import get_model, rf_uid
 from pinganling.services.postgres import create_database
+from server import store
 from server.alerts.model import Role
 from server.auth.users import create_user
 from server.directory import (
@@ -70,8 +71,7 @@ def create_schema(url: str) -> str:
 
 def drop_schema(url: str, name: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SET lock_timeout = '30s'")
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+        store.drop_schema(conn, name)
 
 
 # ------------------------------------------------------------------------------ world

@@ -31,7 +31,8 @@ from psycopg.conninfo import make_conninfo
 
 from pinganling.contract import Topics
 from pinganling.services.broker import BrokerAddress
-from server.store import apply_migrations, schema_conninfo
+from server.settings import Settings
+from server.store import apply_migrations, drop_schema, schema_conninfo
 
 REPO = Path(__file__).resolve().parent.parent
 DB_URL = os.environ.get("PINGANLING_BENCH_DATABASE_URL", "host=127.0.0.1 port=5432 dbname=test")
@@ -47,14 +48,14 @@ class Db:
             conn.execute(f"CREATE SCHEMA {self.schema}")
         stack.callback(self.drop)
         self.conninfo = schema_conninfo(DB_URL, self.schema)
-        with psycopg.connect(self.conninfo) as conn:
-            apply_migrations(conn)
+        with psycopg.connect(self.conninfo) as conn:  # PINGANLING_STORAGE_BACKEND, as the server
+            apply_migrations(conn, Settings().storage_backend)
         self.conn = psycopg.connect(self.conninfo, autocommit=True)
         stack.callback(self.conn.close)
 
     def drop(self) -> None:
         with psycopg.connect(DB_URL, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
+            drop_schema(conn, self.schema)
 
     def register(self, fleet: Fleet) -> None:
         """Provision the fleet's gateways and their buttons (unknown gateways are refused)."""

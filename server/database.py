@@ -11,7 +11,7 @@ from psycopg_pool import ConnectionPool
 
 from pinganling.services.postgres import PrivateCluster, local_or_private
 from server.settings import Settings
-from server.store import schema_conninfo
+from server.store import BackendChoice, schema_conninfo
 from server.store.connect import Prepared, prepare
 
 log = logging.getLogger(__name__)
@@ -23,8 +23,9 @@ POOL_WAIT_S = 30.0
 
 def resolve(settings: Settings) -> tuple[str, PrivateCluster | None]:
     """Conninfo of the server's database (schema applied) and the private cluster we started."""
-    url, cluster = local_or_private(settings.data_dir.resolve() / "postgres",
-                                    settings.database_url)
+    url, cluster = local_or_private(
+        settings.data_dir.resolve() / "postgres", settings.database_url,
+        timescaledb=settings.storage_backend is not BackendChoice.PLAIN)
     if settings.database_schema:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(

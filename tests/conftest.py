@@ -1,3 +1,5 @@
 """Shared fixtures: brokers (fixtures/broker.py) and databases (fixtures/database.py)."""
 
-pytest_plugins = ["tests.fixtures.broker", "tests.fixtures.database", "tests.fixtures.world"]
+pytest_plugins = [
+    "pytester", "tests.fixtures.broker", "tests.fixtures.database", "tests.fixtures.world",
+]

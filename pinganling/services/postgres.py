@@ -4,6 +4,8 @@ A private cluster uses Debian's server binaries (``/usr/lib/postgresql/<v>/bin``
 the ``postgresql`` package when running as root and it is absent. ``initdb`` refuses to run
 as root, so as root the cluster runs as the ``postgres`` system user on a data directory it
 owns. It listens on 127.0.0.1 only, with trust authentication: for development and tests.
+Asked to (``timescaledb=True``), it preloads TimescaleDB when the library is installed beside
+those binaries, so the extension can be created in it.
 """
 
 from __future__ import annotations
@@ -58,14 +60,32 @@ def ensure_bin_dir() -> Path:
     return Path(ensure_binary("initdb", "postgresql", extra_dirs=extra)).parent
 
 
+def timescaledb_installed(bin_dir: Path) -> bool:
+    """Whether TimescaleDB's library and extension files are installed for these binaries."""
+    def where(option: str, default: Path) -> Path:
+        try:
+            done = subprocess.run([str(bin_dir / "pg_config"), option], capture_output=True,
+                                  text=True, timeout=10, check=True, stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.SubprocessError):
+            return default
+        return Path(done.stdout.strip())
+
+    lib = where("--pkglibdir", bin_dir.parent / "lib")
+    share = where("--sharedir", Path("/usr/share/postgresql") / bin_dir.parent.name)
+    return (lib / "timescaledb.so").is_file() and \
+        (share / "extension" / "timescaledb.control").is_file()
+
+
 class PrivateCluster:
     """A PostgreSQL cluster owned by us: initdb on first start, start, stop."""
 
     def __init__(self, data_dir: Path, port: int | None = None,
-                 extra: tuple[str, ...] = ()) -> None:
+                 extra: tuple[str, ...] = (), *, timescaledb: bool = False) -> None:
         self.data_dir = data_dir.resolve()
         self.port = port or free_port()
         self.extra = extra  # extra postgresql.conf lines, e.g. "fsync = off" for tests
+        self.timescaledb = timescaledb  # preload it when installed
+        self.preloads_timescaledb = False  # whether the running server was started so
         self.started = False
 
     def url(self, dbname: str = "postgres") -> str:
@@ -82,7 +102,7 @@ class PrivateCluster:
             log.info("private PostgreSQL already running on port %d", running)
             self.port = running
         else:
-            self._write_conf()
+            self._write_conf(bin_dir)
             self._run([str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l",
                        str(self.data_dir / "postgres.log"), "-w", "-t", str(int(timeout)),
                        "start"], timeout + 5)
@@ -118,14 +138,22 @@ class PrivateCluster:
         for path in [self.data_dir, *self.data_dir.rglob("*")]:
             os.lchown(path, user.pw_uid, user.pw_gid)
 
-    def _write_conf(self) -> None:
+    def _write_conf(self, bin_dir: Path) -> None:
         include = "include_if_exists = 'pinganling.conf'\n"
         main = self.data_dir / "postgresql.conf"
         if include not in main.read_text():
             with main.open("a") as f:
                 f.write("\n" + include)
         lines = [f"port = {self.port}", "listen_addresses = '127.0.0.1'",
-                 "unix_socket_directories = ''", *self.extra]
+                 "unix_socket_directories = ''"]
+        self.preloads_timescaledb = self.timescaledb and timescaledb_installed(bin_dir)
+        if self.preloads_timescaledb:
+            lines += ["shared_preload_libraries = 'timescaledb'",
+                      "timescaledb.telemetry_level = off"]
+        elif self.timescaledb:
+            log.info("TimescaleDB is not installed for %s; the private cluster is plain "
+                     "PostgreSQL", bin_dir)
+        lines += self.extra
         conf = self.data_dir / "pinganling.conf"
         conf.write_text("\n".join(lines) + "\n")
         if os.geteuid() == 0:
@@ -199,9 +227,10 @@ def create_database(url: str, name: str) -> None:
 
 def local_or_private(data_dir: Path, url: str | None = None, *, host: str = "127.0.0.1",
                      port: int = 5432, dbname: str = DEFAULT_DATABASE,
-                     ) -> tuple[str, PrivateCluster | None]:
+                     timescaledb: bool = False) -> tuple[str, PrivateCluster | None]:
     """A database URL: ``url``, else ``PINGANLING_DATABASE_URL``, else ``dbname`` on the
-    server at host:port (created when missing), else on a private cluster under data_dir."""
+    server at host:port (created when missing), else on a private cluster under data_dir
+    (preloading TimescaleDB, when installed, if ``timescaledb``)."""
     url = url or os.environ.get("PINGANLING_DATABASE_URL")
     if url:
         return url, None
@@ -215,5 +244,5 @@ def local_or_private(data_dir: Path, url: str | None = None, *, host: str = "127
                         host, port, str(exc).strip())
     else:
         log.info("no PostgreSQL at %s:%d; starting a private cluster", host, port)
-    cluster = PrivateCluster(data_dir).start()
+    cluster = PrivateCluster(data_dir, timescaledb=timescaledb).start()
     return cluster.create_database(dbname), cluster

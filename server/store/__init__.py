@@ -10,7 +10,7 @@ from server.store.config import (
     BackendChoice,
     StoreConfig,
 )
-from server.store.connect import prepare, schema_conninfo
+from server.store.connect import drop_schema, prepare, schema_conninfo
 from server.store.errors import (
     BackendMismatch,
     BadRow,
@@ -73,6 +73,7 @@ __all__ = [
     "copy_activity",
     "copy_device_health",
     "copy_vitals",
+    "drop_schema",
     "insert_events",
     "insert_server_event",
     "known_gateways",

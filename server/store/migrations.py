@@ -132,7 +132,7 @@ def _backend(conn: psycopg.Connection[Any], applied: dict[int, tuple[str, Backen
         return current
     if wanted is BackendChoice.PLAIN:
         return Backend.PLAIN
-    if timescale.ensure_extension(conn) is not None:
+    if timescale.ensure_extension(conn, fallback=wanted is BackendChoice.AUTO) is not None:
         return Backend.TIMESCALE
     if wanted is BackendChoice.TIMESCALE:
         raise BackendMismatch("TimescaleDB was asked for, but it cannot be used here: "

@@ -49,34 +49,63 @@ def preloaded(conn: psycopg.Connection[Any]) -> bool:
     return bool(row and row[0])
 
 
+APACHE_ONLY = (
+    "the TimescaleDB loaded here is its Apache-2 edition (timescaledb.license = 'apache'), "
+    "without the compression and continuous aggregates the schema uses; install the "
+    "community edition (timescaledb-2-postgresql-<version>, not -oss) or set "
+    "timescaledb.license = 'timescale' in postgresql.conf")
+
+
+def apache_only(conn: psycopg.Connection[Any]) -> bool:
+    """Whether the loaded TimescaleDB is limited to its Apache-2 features."""
+    row = conn.execute("SELECT current_setting('timescaledb.license', true)").fetchone()
+    return row is not None and row[0] == "apache"
+
+
+def _available(conn: psycopg.Connection[Any]) -> bool:
+    return conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
+                        ).fetchone() is not None
+
+
 def unavailable_reason(conn: psycopg.Connection[Any]) -> str:
     """Why ``ensure_extension`` found no TimescaleDB here, in words that name the fix."""
-    if conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
-                    ).fetchone() is None:
+    if not _available(conn):
         return "the timescaledb extension is not installed on this PostgreSQL server"
     if not preloaded(conn):
         return NOT_PRELOADED
+    if apache_only(conn):
+        return APACHE_ONLY
+    row = conn.execute(
+        "SELECT has_database_privilege(current_database(), 'CREATE')"
+        " OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)").fetchone()
+    if row is not None and not row[0]:
+        return ("this role may not create the timescaledb extension in this database; a "
+                "superuser (or the database's owner) has to run CREATE EXTENSION IF NOT EXISTS "
+                "timescaledb SCHEMA public in it once")
     return "CREATE EXTENSION timescaledb failed (the server log says why)"
 
 
-def ensure_extension(conn: psycopg.Connection[Any]) -> str | None:
+def ensure_extension(conn: psycopg.Connection[Any], *, fallback: bool = True) -> str | None:
     """``CREATE EXTENSION IF NOT EXISTS timescaledb``; its schema, or None when that fails.
 
-    Checks first that the server preloads the library (see :func:`preloaded`), then runs in
-    its own transaction (or savepoint) so a failure leaves the connection usable.
+    Checks first that the server preloads the library (see :func:`preloaded`) in an edition
+    with the features the schema uses, then runs in its own transaction (or savepoint) so a
+    failure leaves the connection usable. With ``fallback`` (``auto``) a reason is logged as
+    one warning ending "using plain PostgreSQL"; without, the caller refuses with
+    :func:`unavailable_reason` instead.
     """
+    then = "; using plain PostgreSQL" if fallback else ""
     found = extension_schema(conn)
+    if found is None and not _available(conn):
+        log.info("timescaledb is not available on this server%s", then)
+        return None
+    reason = NOT_PRELOADED if not preloaded(conn) else APACHE_ONLY if apache_only(conn) else None
+    if reason is not None:
+        if fallback:
+            log.warning("%s%s", reason, then)
+        return None
     if found is not None:
         return found
-    available = conn.execute(
-        "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
-    ).fetchone()
-    if available is None:
-        log.info("timescaledb is not available on this server; using plain PostgreSQL")
-        return None
-    if not preloaded(conn):
-        log.warning("%s; using plain PostgreSQL", NOT_PRELOADED)
-        return None
     try:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (locks.EXTENSION,))
@@ -86,10 +115,37 @@ def ensure_extension(conn: psycopg.Connection[Any]) -> str | None:
                 )
             )
     except psycopg.Error as exc:
-        log.warning("CREATE EXTENSION timescaledb failed (%s); using plain PostgreSQL",
-                    str(exc).strip())
+        log.warning("CREATE EXTENSION timescaledb failed (%s)%s", str(exc).strip(), then)
         return None
     return extension_schema(conn)
+
+
+def schema_jobs(conn: psycopg.Connection[Any], schema: str) -> list[int]:
+    """Ids of TimescaleDB's background jobs working on ``schema``'s hypertables, including the
+    materialisation hypertables of its continuous aggregates (which live in the extension's
+    internal schema)."""
+    if extension_schema(conn) is None:
+        return []
+    rows = conn.execute(
+        "SELECT j.job_id FROM timescaledb_information.jobs j"
+        " LEFT JOIN timescaledb_information.continuous_aggregates c"
+        "   ON c.materialization_hypertable_schema = j.hypertable_schema"
+        "  AND c.materialization_hypertable_name = j.hypertable_name"
+        " WHERE j.hypertable_schema = %s OR c.view_schema = %s ORDER BY j.job_id",
+        (schema, schema))
+    return [int(r[0]) for r in rows]
+
+
+def delete_schema_jobs(conn: psycopg.Connection[Any], schema: str) -> int:
+    """Delete the jobs of :func:`schema_jobs` (``delete_job`` cancels a running one and waits
+    for it); return how many. Nothing of TimescaleDB then works on the schema."""
+    ext = extension_schema(conn)
+    jobs = schema_jobs(conn, schema)
+    if ext is None:
+        return 0
+    for job in jobs:
+        conn.execute(_functions(ext)("delete_job", "{}"), (job,))
+    return len(jobs)
 
 
 def with_extension_on_path(conn: psycopg.Connection[Any], schema: str) -> None:
@@ -135,8 +191,11 @@ def _bucket(view: str) -> timedelta:
 
 
 def _end_offset(view: str) -> timedelta:
-    """Leave the open bucket alone: an hour for hourly activity, a day for daily vitals."""
-    return _bucket(view)
+    """Refresh up to now: the window's end is rounded down to a bucket boundary, so every
+    closed bucket is materialised and the open one is left alone, as on plain PostgreSQL.
+    (An end offset of one bucket would hold back the last closed one too, for up to a
+    bucket: an hour of activity, a whole day of vital signs.)"""
+    return timedelta(0)
 
 
 def _start_offset(view: str, config: StoreConfig) -> timedelta:

@@ -24,7 +24,14 @@ from pinganling.contract import (
 from pinganling.services.broker import BrokerAddress
 from server.ingest.worker import IngestWorker, WorkerConfig
 from tests.fixtures.database import DbSchema
-from tests.fixtures.ingest import INC, FakeGateways, WorkerProcess, make_block, make_event
+from tests.fixtures.ingest import (
+    INC,
+    RECENT,
+    FakeGateways,
+    WorkerProcess,
+    make_block,
+    make_event,
+)
 from tests.fixtures.waiting import eventually_sync
 
 GW = "gw-ingest-0001"
@@ -87,7 +94,7 @@ def test_telemetry_is_copied_in_batches(worker: IngestWorker, gateways: FakeGate
     for seq in range(300):
         gateways.raw(GW, Up.ACC, make_block("ble-c82e470a1b2c", seq).encode())
     vitals = Vitals(gw=GW, device="ble-c82e470a1b2c", readings=[
-        VitalReading(ts=1.7e9 + i, hr=70 + i, contact=True) for i in range(5)])
+        VitalReading(ts=RECENT + i, hr=70 + i, contact=True) for i in range(5)])
     gateways.raw(GW, Up.VITALS, dump(vitals))
     eventually_sync(lambda: worker.counters()["acc_rows"] == 300, what="300 blocks stored")
     eventually_sync(lambda: worker.counters()["vitals_rows"] == 5, what="5 readings stored")
@@ -98,10 +105,10 @@ def test_telemetry_is_copied_in_batches(worker: IngestWorker, gateways: FakeGate
 
 def test_heartbeats_mark_the_gateway_seen_and_store_device_health(
         worker: IngestWorker, gateways: FakeGateways, db_schema: DbSchema) -> None:
-    hb = Heartbeat(gw=GW, ts=1.7e9, uptime_s=5, interval_s=30,
+    hb = Heartbeat(gw=GW, ts=RECENT, uptime_s=5, interval_s=30,
                    outbox=OutboxHealth(depth=3, alarms=1, shed=0),
                    devices=[DeviceHealth(device="rf-0a1b2c3d", kind="panic_button",
-                                         last_seen=1.7e9 - 10, rssi=-70, battery_mv=2800)])
+                                         last_seen=RECENT - 10, rssi=-70, battery_mv=2800)])
     gateways.raw(GW, Up.HEARTBEAT, dump(hb))
     eventually_sync(lambda: worker.counters()["device_health_rows"] == 1, what="health row")
     with db_schema.connect() as conn:

@@ -1,4 +1,8 @@
-"""The database goes away during ingest: nothing is acknowledged meanwhile, nothing is lost."""
+"""The database goes away during ingest: nothing is acknowledged meanwhile, nothing is lost.
+
+The private cluster (it is stopped and started) is built like the test database: TimescaleDB
+preloaded on a TimescaleDB run, plain PostgreSQL otherwise.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from pinganling.contract import Topics
 from pinganling.services.broker import BrokerAddress
 from pinganling.services.postgres import PrivateCluster
 from server.ingest.worker import IngestWorker, WorkerConfig
-from server.store import apply_migrations
+from server.store import Backend, BackendChoice, apply_migrations, schema_backend
 from tests.fixtures.ingest import FakeGateways, make_event
 from tests.fixtures.waiting import eventually_sync
 
@@ -21,14 +25,16 @@ GW = "gw-dbdown-0001"
 
 
 def test_database_restart_during_ingest_loses_no_alarm(
-        mqtt_broker: BrokerAddress, topics: Topics) -> None:
+        mqtt_broker: BrokerAddress, topics: Topics, test_backend: Backend) -> None:
     data = Path(tempfile.mkdtemp(prefix="pinganling-pg-restart-"))
-    cluster = PrivateCluster(data, extra=("fsync = off",)).start()
+    cluster = PrivateCluster(data, extra=("fsync = off",),
+                             timescaledb=test_backend is Backend.TIMESCALE).start()
     worker = pub = None
     try:
         url = cluster.create_database("ingest")
         with psycopg.connect(url, autocommit=True) as conn:
-            apply_migrations(conn)
+            apply_migrations(conn, BackendChoice(test_backend.value))
+            assert schema_backend(conn) is test_backend
             conn.execute("INSERT INTO gateways (id) VALUES (%s)", (GW,))
         worker = IngestWorker(WorkerConfig(mqtt_broker, topics, url,
                                            group=f"g{uuid.uuid4().hex[:8]}")).start()
