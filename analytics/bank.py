@@ -20,7 +20,7 @@ from analytics.errors import InputError
 from analytics.events import DetectorEvent, FaultKind, Placement, SensorFault
 from analytics.fall import PLACEMENTS, FallDetector
 from analytics.params import FallParams, FaultParams, load_params
-from pinganling.contract import AccBlock
+from kernel.contract import AccBlock
 
 F64 = npt.NDArray[np.float64]
 

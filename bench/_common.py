@@ -21,8 +21,14 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from hardware.frames import Frame, MsgType, encode_frame, input_data
-from pinganling.contract import ContractError, Event, Topics, Up, parse
+from kernel.contract import ContractError, Event, Topics, Up, parse
 from pinganling.monitor import Acker
+
+# Benchmarks run as scripts (``python bench/NAME.py``); the repository root on the path lets
+# them reuse the tests' fixtures (``tests.fixtures.hostile``), which are not installed.
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))
 
 
 def parse_args(description: str) -> argparse.Namespace:

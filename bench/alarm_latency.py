@@ -68,9 +68,9 @@ from alarm_latency_stack import (
     seed,
 )
 
-from pinganling.contract import DEFAULT_ROOT, Topics
-from pinganling.services.broker import BrokerOptions, PrivateBroker
-from pinganling.services.system import free_port
+from kernel.contract import DEFAULT_ROOT, Topics
+from kernel.services.broker import BrokerOptions, PrivateBroker
+from kernel.services.system import free_port
 from server.store import schema_conninfo
 
 WORKERS = 2  # the server's default ingest_workers

@@ -34,7 +34,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hardware.catalog import DeviceKind
-from pinganling.contract import (
+from kernel.contract import (
     AccBlock,
     DeviceHealth,
     Heartbeat,

@@ -37,7 +37,7 @@ from gateway.app import Gateway
 from gateway.outbox import Item, Kind
 from gateway.settings import GatewaySettings, MqttSettings
 from hardware.frames import Frame, MsgType, encode_frame, input_data
-from pinganling.contract import Event, EventType, Topics, Up
+from kernel.contract import Event, EventType, Topics, Up
 from server.alerts.feed import channel, parse_notify
 
 STAGES = ("press", "outbox", "publish", "puback", "broker", "ingest", "change", "notify", "ws")

@@ -26,7 +26,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from hardware.catalog import get_model, rf_uid
-from pinganling.services.postgres import create_database
+from kernel.services.postgres import create_database
 from server import store
 from server.alerts.model import Role
 from server.auth.users import create_user

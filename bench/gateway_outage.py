@@ -33,9 +33,9 @@ from _common import AckServer, ChildProcess, cancel, emit, parse_args, press_fra
 from firmware_sim.link import PtyLink
 from gateway.registry import Registry
 from hardware.catalog import rf_uid
-from pinganling.contract import Event, Topics, Up, parse
+from kernel.contract import Event, Topics, Up, parse
+from kernel.services.broker import BrokerOptions, PrivateBroker
 from pinganling.monitor import monitor
-from pinganling.services.broker import BrokerOptions, PrivateBroker
 
 GW_ID = "gw-bench-0001"
 NAIVE_ID = "gw-naive-0001"
@@ -63,7 +63,7 @@ def naive_forwarder(serial_url: str, port: int, root: str) -> None:
     from gateway.app import frame_event
     from gateway.outbox import new_incarnation
     from hardware.frames import Deframer
-    from pinganling.contract import dump, event_id
+    from kernel.contract import dump, event_id
 
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=NAIVE_ID,
                          protocol=mqtt.MQTTv5)

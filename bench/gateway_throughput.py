@@ -42,8 +42,8 @@ from gateway.outbox import Outbox
 from gateway.settings import GatewaySettings, MqttSettings
 from hardware.catalog import rf_uid
 from hardware.frames import Deframer, Frame, MsgType, input_data
-from pinganling.contract import AccBlock, Event, Topics, Up, dump, event_id
-from pinganling.services.broker import BrokerOptions, PrivateBroker
+from kernel.contract import AccBlock, Event, Topics, Up, dump, event_id
+from kernel.services.broker import BrokerOptions, PrivateBroker
 
 DEVICES = tuple(0x0C0D0000 + i for i in range(8))
 TOPICS = Topics("bench/v1")

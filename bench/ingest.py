@@ -63,8 +63,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from psycopg.conninfo import make_conninfo
 
-from pinganling.contract import AccBlock, Event, Topics, Up, Vitals, parse
-from pinganling.services.broker import BrokerAddress, BrokerOptions, PrivateBroker
+from kernel.contract import AccBlock, Event, Topics, Up, Vitals, parse
+from kernel.services.broker import BrokerAddress, BrokerOptions, PrivateBroker
 
 TIMED_AUTOSAVE = BrokerOptions(autosave_on_changes=None)  # Mosquitto's own timer: 1800 s
 

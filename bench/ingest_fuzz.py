@@ -7,10 +7,10 @@ retry-then-drop writer, in the same run.
 All on this box: a private Mosquitto, a fresh ``bench_<random>`` schema of the local ``test``
 database (``PINGANLING_BENCH_DATABASE_URL`` for another; dropped at the end) holding a home, a
 resident and her panic button on one gateway, a second gateway in the home for the fuzz, and
-``pinganling.hostile.POISON_SQL`` (a few values only the database refuses). Phases:
+``tests.fixtures.hostile.POISON_SQL`` (a few values only the database refuses). Phases:
 
 1. fuzz: ``python -m server.ingest.worker`` (one process: both writers and the alert engine,
-   as the server runs it). Hypothesis draws the cases (``pinganling.hostile.cases``: every
+   as the server runs it). Hypothesis draws the cases (``tests.fixtures.hostile.cases``: every
    ``up/`` payload type with hostile values at any depth, and raw garbage; 1 in 8 on the topic of
    a gateway nobody provisioned), published as gateways publish (QoS 1), a genuine press of the
    resident's button after every 20. Status messages are not the ingest's (the presence listener
@@ -55,7 +55,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from paho.mqtt.enums import CallbackAPIVersion
 from psycopg.conninfo import make_conninfo
 
-from pinganling.contract import (
+from kernel.contract import (
     AccBlock,
     ContractError,
     Event,
@@ -66,9 +66,8 @@ from pinganling.contract import (
     event_id,
     parse,
 )
-from pinganling.contract import Ack as AckMessage
-from pinganling.hostile import POISON_SQL, Case, cases, claims_alarm
-from pinganling.services.broker import BrokerAddress, PrivateBroker
+from kernel.contract import Ack as AckMessage
+from kernel.services.broker import BrokerAddress, PrivateBroker
 from server.alerts.engine import EVENT_ALERTS
 from server.ingest.decode import Incoming, decode
 from server.ingest.poison import Peek
@@ -76,6 +75,7 @@ from server.ingest.worker import IngestWorker, WorkerConfig, alert_hook, dead_al
 from server.ingest.writers import EventWriter
 from server.settings import Settings
 from server.store import apply_migrations, schema_conninfo
+from tests.fixtures.hostile import POISON_SQL, Case, cases, claims_alarm
 
 DB_URL = os.environ.get("PINGANLING_BENCH_DATABASE_URL", "host=127.0.0.1 port=5432 dbname=test")
 GW = "gw-fuzz-home-01"  # the resident's gateway: genuine presses

@@ -26,7 +26,7 @@ import paho.mqtt.client as paho
 from ingest_mqtt import KEY_SHIFT, RawPublisher, utf8
 from paho.mqtt.enums import CallbackAPIVersion
 
-from pinganling.contract import (
+from kernel.contract import (
     AccBlock,
     Event,
     EventType,

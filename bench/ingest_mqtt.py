@@ -18,7 +18,7 @@ from collections import Counter
 
 import numpy as np
 
-from pinganling.contract import ACC_HEADER
+from kernel.contract import ACC_HEADER
 
 KEY_SHIFT = 32  # message keys: (wearable or gateway index) << 32 | seq or n
 

@@ -29,8 +29,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from pinganling.contract import Topics
-from pinganling.services.broker import BrokerAddress
+from kernel.contract import Topics
+from kernel.services.broker import BrokerAddress
 from server.settings import Settings
 from server.store import apply_migrations, drop_schema, schema_conninfo
 

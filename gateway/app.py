@@ -22,8 +22,8 @@ from gateway.wearables import SUBSCRIBED, WearableStream
 from hardware.catalog import Transport, rf_uid
 from hardware.errors import FrameError
 from hardware.frames import Frame, MsgType, data_fields
-from pinganling.backoff import Backoff
-from pinganling.contract import (
+from kernel.backoff import Backoff
+from kernel.contract import (
     ALARM_TYPES,
     AccBlock,
     Command,
@@ -38,8 +38,8 @@ from pinganling.contract import (
     dump,
     event_id,
 )
-from pinganling.contract import Event as EventPayload
-from pinganling.supervisor import Supervised, Supervisor, plain
+from kernel.contract import Event as EventPayload
+from kernel.supervisor import Supervised, Supervisor, plain
 
 log = logging.getLogger(__name__)
 

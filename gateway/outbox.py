@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
 
-from pinganling.contract import Up
+from kernel.contract import Up
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (

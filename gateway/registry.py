@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hardware.catalog import Model, battery_percent, get_model
-from pinganling.contract import DeviceHealth, PairedDevice
+from kernel.contract import DeviceHealth, PairedDevice
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS paired (

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from pinganling.contract import DEFAULT_ROOT, GATEWAY_ID_RE
+from kernel.contract import DEFAULT_ROOT, GATEWAY_ID_RE
 
 
 class SettingsError(ValueError):

@@ -19,9 +19,9 @@ from paho.mqtt.properties import Properties
 
 from gateway.outbox import Item, Kind, Outbox
 from gateway.settings import GatewaySettings
-from pinganling import __version__
-from pinganling.backoff import Backoff
-from pinganling.contract import (
+from kernel import __version__
+from kernel.backoff import Backoff
+from kernel.contract import (
     Ack,
     Command,
     ContractError,
@@ -33,7 +33,7 @@ from pinganling.contract import (
     dump,
     parse,
 )
-from pinganling.tasks import until_first_ends
+from kernel.tasks import until_first_ends
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from hardware import ble
 from hardware.errors import HardwareError
-from pinganling.contract import AccBlock, VitalReading
+from kernel.contract import AccBlock, VitalReading
 
 log = logging.getLogger(__name__)
 

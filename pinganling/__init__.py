@@ -1,3 +1,2 @@
-"""平安铃 (pinganling): shared contract, command line and service bootstrap."""
-
-__version__ = "0.1.0"
+"""平安铃 (pinganling), the app at the top: the ``pinganling`` command line, the demo and the
+monitor. It wires the server, the gateway and the simulator together; nothing imports it."""

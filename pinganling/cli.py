@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import os
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
-from pinganling.services.system import MissingDependency
+import firmware_sim.cli
+import gateway.cli
+import server.cli
+from kernel.services.system import MissingDependency
+from pinganling import demo, monitor
 
 # name → (module with configure(parser) and run(args) -> int, help, default log level)
-COMMANDS = {
-    "demo": ("pinganling.demo", "run the whole platform locally with simulated homes", "WARNING"),
-    "server": ("server.cli", "the server: API, console, ingest, presence, housekeeping", "INFO"),
-    "gateway": ("gateway.cli", "the home gateway and its local device commands", "INFO"),
-    "sim": ("firmware_sim.cli", "simulated devices speaking the real wire bytes", "WARNING"),
-    "monitor": ("pinganling.monitor", "print what gateways publish (and ack events)", "WARNING"),
+COMMANDS: dict[str, tuple[ModuleType, str, str]] = {
+    "demo": (demo, "run the whole platform locally with simulated homes", "WARNING"),
+    "server": (server.cli, "the server: API, console, ingest, presence, housekeeping", "INFO"),
+    "gateway": (gateway.cli, "the home gateway and its local device commands", "INFO"),
+    "sim": (firmware_sim.cli, "simulated devices speaking the real wire bytes", "WARNING"),
+    "monitor": (monitor, "print what gateways publish (and ack events)", "WARNING"),
 }
 
 
@@ -27,17 +31,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text, _) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        importlib.import_module(module).configure(p)
+        module.configure(p)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    module_name, _, default_level = COMMANDS[args.command]
+    module, _, default_level = COMMANDS[args.command]
     level: int | str = logging.getLevelName(default_level) - 10 * args.verbose
     logging.basicConfig(level=os.environ.get("PINGANLING_LOG_LEVEL", "").upper() or level,
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
-    module = importlib.import_module(module_name)
     try:
         return int(module.run(args))
     except MissingDependency as exc:

@@ -26,11 +26,11 @@ from firmware_sim.scenarios import Report, Scenario, ScenarioRunner, find_scenar
 from gateway.app import Gateway
 from gateway.settings import GatewaySettings, MqttSettings
 from gateway.transports.ble import MemoryBle
-from pinganling.backoff import stop_if_cancelled
+from kernel.backoff import stop_if_cancelled
+from kernel.services.broker import BrokerAddress, local_or_private
+from kernel.services.system import free_port, reachable
+from kernel.tasks import until_first_ends
 from pinganling.demo_world import HOMES, HomeProfile, device_uid, seed
-from pinganling.services.broker import BrokerAddress, local_or_private
-from pinganling.services.system import free_port, reachable
-from pinganling.tasks import until_first_ends
 from server.app import create_app
 from server.settings import Settings
 

@@ -16,7 +16,7 @@ from typing import TextIO
 
 import aiomqtt
 
-from pinganling.contract import (
+from kernel.contract import (
     AccBlock,
     Ack,
     ContractError,

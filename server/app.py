@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from psycopg_pool import PoolTimeout
 
-from pinganling import __version__
+from kernel import __version__
 from server.api import (
     alerts_routes,
     auth_routes,

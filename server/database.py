@@ -9,7 +9,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from pinganling.services.postgres import PrivateCluster, local_or_private
+from kernel.services.postgres import PrivateCluster, local_or_private
 from server.settings import Settings
 from server.store import BackendChoice, schema_conninfo
 from server.store.connect import Prepared, prepare

@@ -14,8 +14,8 @@ from typing import Any
 
 import psycopg
 
-from pinganling import __version__
-from pinganling.supervisor import Supervisor
+from kernel import __version__
+from kernel.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 PROBE_TIMEOUT_S = 2.0

@@ -7,7 +7,7 @@ A status is recorded before the next one is read, so transitions keep their orde
 database refuses (a timestamp it cannot store, say) is counted, logged and skipped; while the
 database is unreachable the status is kept and retried with backoff until it is recorded, so an
 LWT that arrives during a database restart still becomes the gateway's offline transition, with
-the time it arrived. Anything else reaches the supervisor (``pinganling.supervisor``), which
+the time it arrived. Anything else reaches the supervisor (``kernel.supervisor``), which
 restarts the listener; the broker then sends every retained status again.
 """
 
@@ -22,10 +22,10 @@ import aiomqtt
 import psycopg
 from psycopg_pool import PoolTimeout
 
-from pinganling.backoff import Backoff
-from pinganling.contract import ContractError, Status, Topics, Up, parse
-from pinganling.services.broker import BrokerAddress
-from pinganling.supervisor import Flag
+from kernel.backoff import Backoff
+from kernel.contract import ContractError, Status, Topics, Up, parse
+from kernel.services.broker import BrokerAddress
+from kernel.supervisor import Flag
 from server.store.errors import BadRow
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """What a server process runs besides HTTP: ingest workers, presence, supervision, maintenance.
 
 Built in the FastAPI lifespan (never at import): database found or started and migrated, then
-named tasks under one supervisor (``pinganling.supervisor``), which restarts any that fails and
+named tasks under one supervisor (``kernel.supervisor``), which restarts any that fails and
 reports on each in ``/health``. Stopping cancels them and terminates the worker processes.
 """
 
@@ -20,9 +20,9 @@ import httpx
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from pinganling.contract import Status
-from pinganling.services.postgres import PrivateCluster
-from pinganling.supervisor import Supervised, Supervisor, plain
+from kernel.contract import Status
+from kernel.services.postgres import PrivateCluster
+from kernel.supervisor import Supervised, Supervisor, plain
 from server import database
 from server.alerts import engine
 from server.alerts.escalation import escalate

@@ -13,8 +13,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pinganling.contract import DEFAULT_ROOT, Topics
-from pinganling.services.broker import BrokerAddress
+from kernel.contract import DEFAULT_ROOT, Topics
+from kernel.services.broker import BrokerAddress
 from server.store.config import BackendChoice, StoreConfig
 
 DEFAULT_HTTP_MAX_BODY = 256 * 1024

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 
 from hardware.catalog import MODELS
-from pinganling.contract import EventType
+from kernel.contract import EventType
 from server.alerts import engine
 from server.store import insert_server_event, set_gateway_state
 

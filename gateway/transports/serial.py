@@ -13,7 +13,7 @@ from collections.abc import Callable
 import serial
 
 from hardware.frames import Deframer, Frame
-from pinganling.backoff import Backoff
+from kernel.backoff import Backoff
 
 log = logging.getLogger(__name__)
 POLL_S = 0.02

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from pinganling.contract import Event, EventType
+from kernel.contract import Event, EventType
 from server.alerts.machine import audit, transition
 from server.alerts.model import ACTIVE, SYSTEM, Action, AlertType, Priority, State
 

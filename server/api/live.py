@@ -17,8 +17,8 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.encoders import jsonable_encoder
 from psycopg import sql
 
-from pinganling.backoff import Backoff
-from pinganling.supervisor import Flag
+from kernel.backoff import Backoff
+from kernel.supervisor import Flag
 from server.alerts import queries
 from server.alerts.feed import changes_since, channel, safe_head
 from server.api.deps import region_filter

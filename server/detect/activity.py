@@ -11,7 +11,7 @@ import numpy as np
 import psycopg
 
 from analytics.activity import ActivityCounter
-from pinganling.contract import AccBlock
+from kernel.contract import AccBlock
 from server.store import ActivityMinute, copy_activity
 
 RATE_HZ = 50.0

@@ -17,7 +17,7 @@ import psycopg
 from analytics.bank import FallBank
 from analytics.events import DetectorEvent, FallEvent, FallResolved, FaultKind, SensorFault
 from hardware.catalog import MODELS, Placement
-from pinganling.contract import AccBlock, EventType
+from kernel.contract import AccBlock, EventType
 from server.alerts import engine
 from server.alerts.machine import transition
 from server.alerts.model import ACTIVE, SYSTEM, Action, AlertType, Priority

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from pinganling.contract import ACC_DTYPE, AccBlock
+from kernel.contract import ACC_DTYPE, AccBlock
 
 _NEW = """
 SELECT device, (extract(epoch FROM t0) * 1e6)::int8, seq, rate_hz, scale_g, samples,

@@ -11,7 +11,7 @@ from typing import Any
 import paho.mqtt.publish as mqtt_publish
 import psycopg
 
-from pinganling.contract import Command, CommandOp, Down, dump
+from kernel.contract import Command, CommandOp, Down, dump
 from server.detect.activity import WearableActivity, sensor_minutes, store_minutes
 from server.detect.falls import FallWatch
 from server.detect.feed import AccFeed

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pinganling.contract import (
+from kernel.contract import (
     AccBlock,
     CommandResult,
     ContractError,

@@ -21,8 +21,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from pinganling.contract import Ack, Down, Topics, Up, dump
-from pinganling.services.broker import BrokerAddress
+from kernel.contract import Ack, Down, Topics, Up, dump
+from kernel.services.broker import BrokerAddress
 from server.ingest.decode import Incoming
 from server.ingest.lean import LeanClient
 

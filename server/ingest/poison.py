@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import psycopg
 
-from pinganling.contract import (
+from kernel.contract import (
     ALARM_TYPES,
     INCARNATION_RE,
     INT64,

@@ -35,7 +35,7 @@ class IngestPool:
     """``settings.ingest_workers`` telemetry and ``ingest_event_workers`` event processes.
 
     ``keep(role, index)`` runs one of them until it exits; the server's supervisor
-    (``pinganling.supervisor``) restarts it with backoff and counts the restarts.
+    (``kernel.supervisor``) restarts it with backoff and counts the restarts.
     """
 
     def __init__(self, settings: Settings, conninfo: str) -> None:

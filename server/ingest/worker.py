@@ -16,8 +16,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from pinganling.contract import Event, Topics
-from pinganling.services.broker import BrokerAddress
+from kernel.contract import Event, Topics
+from kernel.services.broker import BrokerAddress
 from server.ingest.decode import Incoming
 from server.ingest.mqtt import ROLES, IngestClient
 from server.ingest.writers import EventWriter, OnDeadAlarm, OnEvents, TelemetryWriter

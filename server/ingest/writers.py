@@ -22,8 +22,8 @@ from typing import Any
 
 import psycopg
 
-from pinganling.backoff import Backoff
-from pinganling.contract import (
+from kernel.backoff import Backoff
+from kernel.contract import (
     AccBlock,
     CommandResult,
     ContractError,

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 import psycopg
 from psycopg.types.json import Jsonb
 
-from pinganling import contract
+from kernel import contract
 from server.store.writes import check_ts, validate_event
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ import numpy.typing as npt
 import psycopg
 from psycopg.rows import class_row
 
-from pinganling import contract
+from kernel import contract
 
 _ACC = """
 SELECT DISTINCT ON (t0)

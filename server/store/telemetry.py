@@ -22,7 +22,7 @@ from psycopg import postgres, sql
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
 
-from pinganling import contract
+from kernel import contract
 from server.store.errors import BadRow
 from server.store.writes import check_int, check_ts
 

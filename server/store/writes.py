@@ -13,7 +13,7 @@ from typing import Any, Literal, NamedTuple
 import psycopg
 from psycopg.types.json import Jsonb
 
-from pinganling import contract
+from kernel import contract
 from server.store.errors import BadRow
 
 GatewayState = Literal["online", "offline", "unknown"]

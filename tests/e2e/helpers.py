@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from playwright.sync_api import Locator, Page
 
-from pinganling.contract import AccBlock, EventType, VitalReading, Vitals
+from kernel.contract import AccBlock, EventType, VitalReading, Vitals
 from server.alerts import engine
 from server.store import ActivityMinute, copy_acc_blocks, copy_activity, copy_vitals, insert_events
 from tests.fixtures.ingest import make_event

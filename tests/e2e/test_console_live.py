@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, Route, WebSocketRoute, expect
 
-from pinganling.contract import EventType
+from kernel.contract import EventType
 from tests.e2e.helpers import backdate, raise_event, row, sign_in
 from tests.fixtures.stack import Stack
 from tests.fixtures.world import PENDANT, World

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from pinganling.contract import EventType
+from kernel.contract import EventType
 from server.alerts import engine
 from server.directory import GatewayIn, add_gateway
 from server.store import insert_events

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from pinganling.contract import EventType
+from kernel.contract import EventType
 from server.alerts.model import Role
 from server.auth.users import create_user
 from tests.e2e.helpers import backdate, raise_event, row, seed_fall, sign_in

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from pinganling.contract import EventType
+from kernel.contract import EventType
 from server.alerts import engine
 from server.alerts.feed import changes_since, record_change, safe_head
 from server.store import insert_events

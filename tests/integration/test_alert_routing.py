@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from pinganling.contract import Event, EventType, Topics
-from pinganling.services.broker import BrokerAddress
+from kernel.contract import Event, EventType, Topics
+from kernel.services.broker import BrokerAddress
 from server.alerts import engine
 from server.app import create_app
 from server.directory import DeviceIn, GatewayIn, HomeIn, add_device, add_gateway, add_home

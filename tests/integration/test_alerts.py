@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from pinganling.contract import EventType
+from kernel.contract import EventType
 from server.alerts import engine
 from server.alerts.escalation import escalate
 from server.alerts.machine import load, transition

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from pinganling.contract import EventType, Topics
-from pinganling.services.broker import BrokerAddress
+from kernel.contract import EventType, Topics
+from kernel.services.broker import BrokerAddress
 from server.alerts import engine
 from server.app import create_app
 from server.settings import Settings

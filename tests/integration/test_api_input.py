@@ -20,8 +20,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from pinganling.contract import EventType, Topics
-from pinganling.services.broker import BrokerAddress
+from kernel.contract import EventType, Topics
+from kernel.services.broker import BrokerAddress
 from server.alerts import engine
 from server.alerts.model import Role
 from server.api.deps import Db

@@ -30,8 +30,8 @@ from schemathesis.checks import (
 )
 from schemathesis.python import asgi
 
-from pinganling.contract import EventType, Topics
-from pinganling.services.broker import BrokerAddress
+from kernel.contract import EventType, Topics
+from kernel.services.broker import BrokerAddress
 from server.alerts import engine
 from server.alerts.model import Role
 from server.app import create_app

@@ -13,7 +13,7 @@ from firmware_sim.plan import Home
 from firmware_sim.routine import parse_clock
 from firmware_sim.scenarios import find_scenario
 from hardware.accel import quantize, scale_for_range
-from pinganling.contract import AccBlock, Event, EventType, VitalReading, Vitals, event_id
+from kernel.contract import AccBlock, Event, EventType, VitalReading, Vitals, event_id
 from server.detect.activity import sensor_minutes, store_minutes
 from server.detect.inactivity import MIN_DAYS, fit_limits, inactivity_pass
 from server.detect.vitals import vitals_pass

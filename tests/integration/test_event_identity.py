@@ -20,8 +20,8 @@ import pytest
 from firmware_sim.link import PtyLink
 from gateway.app import Gateway
 from hardware.frames import Frame, MsgType, encode_frame, input_data
-from pinganling.contract import Ack, Down, Event, EventType, Topics, dump
-from pinganling.services.broker import BrokerAddress
+from kernel.contract import Ack, Down, Event, EventType, Topics, dump
+from kernel.services.broker import BrokerAddress
 from server.alerts.machine import transition
 from server.alerts.model import Action, Outcome
 from server.directory import DeviceIn, GatewayIn, add_device, add_gateway

@@ -16,7 +16,7 @@ from gateway.app import Gateway
 from gateway.transports.ble import MemoryBle
 from hardware import ble
 from hardware.frames import Frame, MsgType, encode_frame, input_data
-from pinganling.contract import (
+from kernel.contract import (
     AccBlock,
     Command,
     CommandOp,
@@ -32,7 +32,7 @@ from pinganling.contract import (
     dump,
     parse,
 )
-from pinganling.services.broker import BrokerAddress
+from kernel.services.broker import BrokerAddress
 from tests.fixtures.gateway import collecting, gateway_settings, running
 from tests.fixtures.waiting import eventually
 

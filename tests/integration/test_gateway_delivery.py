@@ -18,8 +18,8 @@ from gateway.app import Gateway
 from gateway.outbox import Kind, Outbox
 from gateway.registry import Registry
 from hardware.frames import Frame, MsgType, encode_frame, input_data
-from pinganling.contract import EventType, Status, Topics, Up, parse
-from pinganling.services.broker import BrokerAddress, BrokerOptions, PrivateBroker
+from kernel.contract import EventType, Status, Topics, Up, parse
+from kernel.services.broker import BrokerAddress, BrokerOptions, PrivateBroker
 from tests.fixtures.gateway import GatewayProcess, collecting, gateway_settings, running
 from tests.fixtures.waiting import eventually
 

@@ -9,8 +9,8 @@ from firmware_sim.link import PtyLink
 from gateway.app import Gateway
 from gateway.transports.ble import MemoryBle, Notify
 from hardware.frames import Frame, MsgType, encode_frame, input_data
-from pinganling.contract import Topics
-from pinganling.services.broker import BrokerAddress
+from kernel.contract import Topics
+from kernel.services.broker import BrokerAddress
 from tests.fixtures.gateway import collecting, gateway_settings, running
 from tests.fixtures.waiting import eventually
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pinganling.contract import (
+from kernel.contract import (
     DeviceHealth,
     EventType,
     Heartbeat,
@@ -21,7 +21,7 @@ from pinganling.contract import (
     dump,
     event_id,
 )
-from pinganling.services.broker import BrokerAddress
+from kernel.services.broker import BrokerAddress
 from server.ingest.worker import IngestWorker, WorkerConfig
 from tests.fixtures.database import DbSchema
 from tests.fixtures.ingest import (

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import psycopg
 
-from pinganling.contract import Topics
-from pinganling.services.broker import BrokerAddress
-from pinganling.services.postgres import PrivateCluster
+from kernel.contract import Topics
+from kernel.services.broker import BrokerAddress
+from kernel.services.postgres import PrivateCluster
 from server.ingest.worker import IngestWorker, WorkerConfig
 from server.store import Backend, BackendChoice, apply_migrations, schema_backend
 from tests.fixtures.ingest import FakeGateways, make_event

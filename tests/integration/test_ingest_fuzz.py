@@ -18,12 +18,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pinganling.contract import ContractError, EventType, Topics, Up
-from pinganling.hostile import POISON_SQL, Case, cases, claims_alarm
-from pinganling.services.broker import BrokerAddress
+from kernel.contract import ContractError, EventType, Topics, Up
+from kernel.services.broker import BrokerAddress
 from server.alerts.engine import EVENT_ALERTS
 from server.ingest.decode import Incoming, decode
 from server.ingest.worker import WorkerConfig
+from tests.fixtures.hostile import POISON_SQL, Case, cases, claims_alarm
 from tests.fixtures.ingest import FakeGateways, alerting_worker, make_event, settled
 from tests.fixtures.waiting import eventually_sync
 from tests.fixtures.world import BUTTON, CORD, GATEWAY, PENDANT, World

@@ -15,7 +15,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from pinganling.services.broker import BrokerAddress
+from kernel.services.broker import BrokerAddress
 from server.ingest.lean import CHUNK, LeanClient
 from tests.fixtures.waiting import eventually_sync
 

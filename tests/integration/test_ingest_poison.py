@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pinganling.contract import (
+from kernel.contract import (
     AccBlock,
     DeviceHealth,
     EventType,
@@ -29,9 +29,9 @@ from pinganling.contract import (
     Vitals,
     dump,
 )
-from pinganling.hostile import POISON_HR, POISON_SEQ, POISON_SQL
-from pinganling.services.broker import BrokerAddress
+from kernel.services.broker import BrokerAddress
 from server.ingest.worker import IngestWorker, WorkerConfig
+from tests.fixtures.hostile import POISON_HR, POISON_SEQ, POISON_SQL
 from tests.fixtures.ingest import (
     FakeGateways,
     alerting_worker,

@@ -10,8 +10,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pinganling.services.postgres import PrivateCluster, local_or_private
-from pinganling.services.system import free_port
+from kernel.services.postgres import PrivateCluster, local_or_private
+from kernel.services.system import free_port
 from server.store import BackendChoice, apply_migrations, schema_backend
 
 

@@ -27,9 +27,9 @@ import psycopg
 import pytest
 
 from hardware.accel import quantize, scale_for_range
-from pinganling.contract import AccBlock, EventType, Topics, Up
-from pinganling.services.broker import BrokerAddress, PrivateBroker
-from pinganling.services.postgres import PrivateCluster
+from kernel.contract import AccBlock, EventType, Topics, Up
+from kernel.services.broker import BrokerAddress, PrivateBroker
+from kernel.services.postgres import PrivateCluster
 from server.directory import GatewayIn, add_gateway
 from server.store import BackendChoice, apply_migrations, apply_policies, schema_conninfo
 from server.store.config import StoreConfig

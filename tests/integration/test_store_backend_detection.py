@@ -16,7 +16,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from pinganling.services.postgres import (
+from kernel.services.postgres import (
     PrivateCluster,
     create_database,
     find_bin_dir,

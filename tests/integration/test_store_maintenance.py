@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from pinganling import contract
+from kernel import contract
 from server.store import (
     ActivityMinute,
     BackendChoice,

@@ -10,7 +10,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from pinganling import contract
+from kernel import contract
 from server.store import (
     ActivityMinute,
     acc_window,

@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from pinganling import contract
+from kernel import contract
 from server.store import (
     BadRow,
     DeviceSeen,

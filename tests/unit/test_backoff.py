@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from pinganling.backoff import Backoff
+from kernel.backoff import Backoff
 
 
 async def test_a_retry_loop_stops_when_its_cancel_comes_back_as_an_error() -> None:

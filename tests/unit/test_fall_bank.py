@@ -7,7 +7,7 @@ import numpy as np
 from analytics import synth
 from analytics.bank import DeviceBlock, FallBank
 from analytics.events import FallEvent, FaultKind, SensorFault
-from pinganling.contract import AccBlock
+from kernel.contract import AccBlock
 from tests.unit.test_fall_detector import stub_params
 
 FS = 50.0

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pinganling.contract import (
+from kernel.contract import (
     AccBlock,
     ContractError,
     Event,
@@ -26,10 +26,10 @@ from pinganling.contract import (
     parse,
     text_problem,
 )
-from pinganling.hostile import BAD_TEXTS
 from server.ingest.decode import Incoming, decode
 from server.ingest.poison import Peek, isolate, peek_event
 from server.store.dead_letters import render_payload
+from tests.fixtures.hostile import BAD_TEXTS
 
 GW = "gw-unit-0001"
 EVENT = {"v": 1, "id": f"{GW}:1", "gw": GW, "n": 1, "ts": 1.7e9, "device": "rf-0a1b2c3d",

@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from gateway.outbox import SCHEMA, Kind, Outbox
-from pinganling.contract import INCARNATION_RE, Up
+from kernel.contract import INCARNATION_RE, Up
 
 
 class Clock:
@@ -157,7 +157,7 @@ def test_slow_acks_stretch_the_resend_timer_instead_of_flooding(tmp_path: Path) 
 
 
 def test_many_vital_readings_travel_in_several_messages() -> None:
-    from pinganling.contract import MAX_READINGS, VitalReading, Vitals
+    from kernel.contract import MAX_READINGS, VitalReading, Vitals
 
     readings = [VitalReading(ts=float(i), hr=70) for i in range(2 * MAX_READINGS + 5)]
     batches = Vitals.batches("gw-test-0001", "ble-c82e470a1b2c", readings)

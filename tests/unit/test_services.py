@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from pinganling.services.system import MissingDependency, ensure_binary, free_port, reachable
+from kernel.services.system import MissingDependency, ensure_binary, free_port, reachable
 
 
 def test_a_missing_binary_names_the_one_command_to_run(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -21,10 +21,10 @@ def test_a_missing_binary_names_the_one_command_to_run(monkeypatch: pytest.Monke
 def test_the_cli_turns_a_missing_dependency_into_exit_2_and_one_message(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """With no mosquitto on PATH (and installing forbidden) the demo stops cleanly."""
     code = (
-        "import sys, pinganling.services.system as s\n"
+        "import sys, kernel.services.system as s\n"
         "s.find_binary = lambda name, extra_dirs=(): None\n"
         "from pinganling.cli import main\n"
-        "from pinganling.services import broker\n"
+        "from kernel.services import broker\n"
         "broker.reachable = lambda *a, **k: False\n"
         "sys.exit(main(['demo', '--state-dir', sys.argv[1]]))\n")
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from pinganling.backoff import Backoff
-from pinganling.supervisor import Flag, Supervised, Supervisor
+from kernel.backoff import Backoff
+from kernel.supervisor import Flag, Supervised, Supervisor
 from tests.fixtures.waiting import eventually
 
 QUICK = Backoff(initial=0.001, maximum=0.001)
@@ -41,7 +41,7 @@ async def test_a_task_that_raises_is_restarted_counted_and_logged(
         await forever()
 
     sup = Supervisor("server")
-    caplog.set_level(logging.WARNING, "pinganling.supervisor")
+    caplog.set_level(logging.WARNING, "kernel.supervisor")
     try:
         record = sup.start("presence", flaky, backoff=QUICK)
         await eventually(lambda: record.last_ok is not None, 5, "the fourth run to succeed")

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from pinganling.tasks import until_first_ends
+from kernel.tasks import until_first_ends
 
 
 async def forever() -> None:

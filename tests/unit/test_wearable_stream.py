@@ -9,7 +9,7 @@ import numpy as np
 from gateway.wearables import WearableStream
 from hardware import ble
 from hardware.accel import AccelPacket, encode_accel, scale_for_range
-from pinganling.contract import AccBlock
+from kernel.contract import AccBlock
 
 
 def packet(seq: int, t_ms: int) -> bytes:

@@ -25,7 +25,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from pinganling.services.system import ensure_binary, free_port, reachable
+from kernel.services.system import ensure_binary, free_port, reachable
 
 log = logging.getLogger(__name__)
 

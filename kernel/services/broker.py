@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from pinganling.services.system import ensure_binary, free_port, reachable
+from kernel.services.system import ensure_binary, free_port, reachable
 
 log = logging.getLogger(__name__)
 

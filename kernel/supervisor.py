@@ -2,7 +2,7 @@
 
 A supervised task is a named coroutine. When it raises anything but a cancel (or returns, which a
 long-running task should never do) the supervisor logs the error with the task's name and restart
-count, waits a jittered exponential backoff (``pinganling.backoff``) and starts it again. A task
+count, waits a jittered exponential backoff (``kernel.backoff``) and starts it again. A task
 says it is well in one of two ways:
 
 - a periodic job calls ``ok()`` after each round (``Supervisor.every`` does it for you);
@@ -13,8 +13,8 @@ A task that has not succeeded within its ``deadline_s`` (since its last success,
 first started) is *unhealthy*, and so is one that is not running (backing off, or ended).
 
 Cancelling stops a task for good, also while it fails or backs off: Python 3.11 lets a child's
-error replace a ``CancelledError`` (see ``pinganling.tasks``), so after every failure the loop
-checks ``Task.cancelling()`` before it retries (``pinganling.backoff.stop_if_cancelled``).
+error replace a ``CancelledError`` (see ``kernel.tasks``), so after every failure the loop
+checks ``Task.cancelling()`` before it retries (``kernel.backoff.stop_if_cancelled``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pinganling.backoff import Backoff, stop_if_cancelled
+from kernel.backoff import Backoff, stop_if_cancelled
 
 log = logging.getLogger(__name__)
 
