@@ -509,6 +509,17 @@ export const DICTS = { "zh-CN": zh, en };
 export const LANGS = ["zh-CN", "en"];
 let lang = "zh-CN";
 
+/** Add a feature's strings: ``{"zh-CN": {...}, en: {...}}``, every key in both languages.
+ * A key defined twice is a mistake, reported in the browser's console. */
+export function extend(strings) {
+  for (const code of LANGS) {
+    for (const [key, text] of Object.entries(strings[code] ?? {})) {
+      if (key in DICTS[code]) console.error(`i18n: ${key} is defined twice`);
+      DICTS[code][key] = text;
+    }
+  }
+}
+
 export function setLang(value) {
   lang = DICTS[value] ? value : "zh-CN";
   document.documentElement.lang = lang;

@@ -9,13 +9,13 @@ import { getLang, label, setLang, t, translate } from "./i18n.js";
 import { HistoryView } from "./history.js";
 import { LiveFeed } from "./live.js";
 import { QueueList } from "./queue.js";
-import { ReportsView } from "./reports.js";
 import { sound } from "./sound.js";
 import { AlertStore } from "./store.js";
+import { allowed, VIEWS } from "./views.js";
 
 const WARN_S = 45; // the age timer turns amber …
 const LATE_S = 60; // … and red (industry target: 97.5 % answered within 60 s)
-const VIEWS = ["queue", "history", "reports"];
+const BUILT_IN = ["queue", "history"];
 
 // ``autoSelected``: the selection follows the top of the queue until the operator picks an
 // alert or acts on one (then it stays where they put it).
@@ -26,7 +26,7 @@ let queueList;
 let queueDetail;
 let historyDetail;
 let historyView;
-let reportsView;
+const views = new Map(); // name → the registered view's instance (views.js)
 
 // ------------------------------------------------------------------ sign-in and out
 
@@ -71,7 +71,7 @@ function signedOut(message = "") {
   closeDialog();
   store.clear();
   historyView.reset();
-  reportsView.reset();
+  for (const view of views.values()) view.reset();
   state.me = null;
   state.selected = null;
   state.autoSelected = false;
@@ -93,7 +93,7 @@ function start(me) {
   store.includeTest = me.role === "technician";
   $("#login").hidden = true;
   $("#app").hidden = false;
-  $("[data-testid=tab-reports]").hidden = !["supervisor", "admin"].includes(me.role);
+  for (const view of VIEWS) $(`[data-testid=tab-${view.name}]`).hidden = !allowed(view, me);
   paint();
   queueDetail.show(null);
   historyDetail.show(null);
@@ -114,7 +114,7 @@ function paint() {
   paintLangToggles();
   paintHeader();
   historyView.translate();
-  if (state.view === "reports") reportsView.render();
+  views.get(state.view)?.translate();
   renderQueue();
   queueDetail.rerender();
   historyDetail.rerender();
@@ -232,22 +232,36 @@ function tick() {
 // ------------------------------------------------------------------ views and keys
 
 function route() {
-  const [, view, id] = location.hash.split("/");
-  setView(VIEWS.includes(view) ? view : "queue", false);
-  if (view === "queue" && id && Number(id)) select(Number(id));
+  const [, view, ...rest] = location.hash.split("/");
+  const path = rest.join("/");
+  setView(view, false, path);
+  if (state.view === "queue" && path && Number(path)) select(Number(path));
 }
 
-function setView(view, push = true) {
-  if (view === "reports" && !["supervisor", "admin"].includes(state.me?.role)) view = "queue";
+function viewAllowed(name) {
+  if (BUILT_IN.includes(name)) return true;
+  const view = VIEWS.find((v) => v.name === name);
+  return Boolean(view && allowed(view, state.me));
+}
+
+/** Show view ``name`` (the queue if this user may not see it); ``path``: the rest of the hash. */
+function setView(name, push = true, path = "") {
+  const view = viewAllowed(name) ? name : "queue";
   state.view = view;
   for (const el of document.querySelectorAll("main > .view")) el.hidden = el.dataset.view !== view;
   for (const el of document.querySelectorAll(".tabs [data-view]")) {
     el.setAttribute("aria-selected", el.dataset.view === view ? "true" : "false");
   }
   if (view === "history") historyView.enter();
-  if (view === "reports") reportsView.enter();
   if (view === "queue") renderQueue();
-  if (push) history.replaceState(null, "", `#/${view}`);
+  views.get(view)?.enter(path);
+  if (push) history.replaceState(null, "", path ? `#/${view}/${path}` : `#/${view}`);
+}
+
+/** Go to an address inside the console (``#/view/path``), as a link would. */
+function go(hash) {
+  history.replaceState(null, "", hash);
+  route();
 }
 
 function activeDetail() {
@@ -300,13 +314,27 @@ function toast(text, kind = "info") {
 
 // ------------------------------------------------------------------ boot
 
+/** A tab and a section for each registered view (views.js), hidden until a user may see it. */
+function mountViews(ctx) {
+  const tabs = $(".tabs");
+  const main = $("main");
+  for (const view of VIEWS) {
+    tabs.append(h("button", { role: "tab", "data-view": view.name, "data-t": view.tab,
+      testid: `tab-${view.name}`, hidden: true }));
+    const section = h(`section.view.${view.name}`, { "data-view": view.name,
+      testid: view.name, hidden: true });
+    main.append(section);
+    views.set(view.name, new view.View(section, ctx));
+  }
+}
+
 async function boot() {
   setLang(localStorage.getItem("pal.lang") || "zh-CN");
-  const ctx = { me: () => state.me, toast, merged, tick };
+  const ctx = { me: () => state.me, toast, merged, tick, go };
   queueDetail = new AlertView($("[data-testid=detail-queue]"), ctx);
   historyDetail = new AlertView($("[data-testid=detail-history]"), ctx);
   historyView = new HistoryView($('main > [data-view="history"]'), historyDetail, ctx);
-  reportsView = new ReportsView($("[data-testid=reports]"), ctx);
+  mountViews(ctx);
   queueList = new QueueList($("[data-testid=queue]"), $("[data-testid=queue-empty]"),
     (id) => select(id));
   $("[data-testid=detail-queue]").addEventListener("pointerdown", () => {
@@ -323,6 +351,7 @@ async function boot() {
   $("[data-action=help]").addEventListener("click", helpDialog);
   $("[data-action=logout]").addEventListener("click", logout);
   document.addEventListener("keydown", onKey);
+  window.addEventListener("hashchange", () => { if (state.me) route(); }); // links between views
   for (const type of ["pointerdown", "keydown"]) {
     document.addEventListener(type, () => state.me && sound.unlock(), { capture: true });
   }

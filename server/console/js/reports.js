@@ -30,6 +30,10 @@ export class ReportsView {
     this.error = "";
   }
 
+  translate() {
+    this.render();
+  }
+
   enter() {
     this.render();
     if (!this.report) this.load();

@@ -1,0 +1,18 @@
+// The console's views beside the alert queue: each feature registers one here (its module, the
+// roles that see its tab) and keeps its strings (i18n.extend) and markup in its own files.
+//
+// A view module exports a class built as ``new View(section, ctx)`` with ``enter(path)`` (the
+// tab is shown; ``path`` is what follows ``#/<name>/`` in the address), ``translate()`` (the
+// language changed) and ``reset()`` (signed out). ``ctx``: ``me()``, ``toast(text, kind)``,
+// ``merged(summary)``, ``tick()``, ``go(hash)``.
+
+import { ReportsView } from "./reports.js";
+
+/** name → { tab (i18n key), roles (null: everyone), View, testid } in tab order. */
+export const VIEWS = [
+  { name: "reports", tab: "tab.reports", roles: ["supervisor", "admin"], View: ReportsView },
+];
+
+export function allowed(view, me) {
+  return !view.roles || view.roles.includes(me?.role);
+}
