@@ -319,6 +319,7 @@ function mountViews(ctx) {
   const tabs = $(".tabs");
   const main = $("main");
   for (const view of VIEWS) {
+    if (view.css) document.head.append(h("link", { rel: "stylesheet", href: view.css }));
     tabs.append(h("button", { role: "tab", "data-view": view.name, "data-t": view.tab,
       testid: `tab-${view.name}`, hidden: true }));
     const section = h(`section.view.${view.name}`, { "data-view": view.name,

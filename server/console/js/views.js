@@ -8,7 +8,9 @@
 
 import { ReportsView } from "./reports.js";
 
-/** name → { tab (i18n key), roles (null: everyone), View, testid } in tab order. */
+/** { name, tab (i18n key), roles (null: everyone), View, css (optional stylesheet, e.g.
+ * "css/technician.css") } in tab order; the tab's testid is ``tab-<name>``, the section's
+ * ``<name>``. */
 export const VIEWS = [
   { name: "reports", tab: "tab.reports", roles: ["supervisor", "admin"], View: ReportsView },
 ];
