@@ -71,9 +71,8 @@ async def _demo(args: argparse.Namespace) -> None:
                 if serving.done():
                     return
                 await asyncio.sleep(0.05)
-            runtime = app.state.runtime
             scenarios = {h.scenario: find_scenario(h.scenario) for h in HOMES}
-            logins = await asyncio.to_thread(_seed, runtime.conninfo, scenarios,
+            logins = await asyncio.to_thread(_seed, app.state.conninfo, scenarios,
                                              state / "credentials.json")
             for home in HOMES:
                 tg.create_task(_home(home, scenarios[home.scenario], broker, settings, state,

@@ -1,4 +1,10 @@
-"""The server's FastAPI application; everything stateful is built in the lifespan."""
+"""The server's FastAPI application; everything stateful is built in the lifespan.
+
+The lifespan starts the runtime (``server.runtime``) and puts each part the HTTP side uses on
+``app.state`` under its own name (``settings``, ``conninfo``, ``pool``, ``fanout``,
+``presence``, ``ingest``, ``supervisor``, ``database_probe``); routes take theirs through the
+dependencies of ``server.api.deps``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -24,24 +31,28 @@ from server.api import (
     reports_routes,
 )
 from server.health import DatabaseProbe, report
-from server.runtime import Runtime
+from server.runtime import running
 from server.settings import Settings
 
 CONSOLE = Path(__file__).parent / "console"
 
 
-def create_app(settings: Settings | None = None, *, ingest: bool = True) -> FastAPI:
-    """The application; ``settings`` default to the environment, read at start-up."""
+def create_app(settings: Settings | None = None, *, ingest: bool = True,
+               http_transport: httpx.BaseTransport | None = None) -> FastAPI:
+    """The application; ``settings`` default to the environment, read at start-up.
+    ``ingest``: run the ingest worker processes; ``http_transport``: what outbound webhooks
+    are sent over (default: the network; tests pass an ``httpx.MockTransport``)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = await Runtime.start(settings or Settings(), ingest=ingest)
-        app.state.runtime = runtime
-        app.state.database_probe = DatabaseProbe(runtime.conninfo)
-        try:
+        async with running(settings or Settings(), ingest=ingest,
+                           http_transport=http_transport) as rt:
+            state = app.state
+            state.settings, state.conninfo, state.pool = rt.settings, rt.conninfo, rt.pool
+            state.fanout, state.presence, state.ingest = rt.fanout, rt.presence, rt.ingest
+            state.supervisor = rt.supervisor
+            state.database_probe = DatabaseProbe(rt.conninfo)
             yield
-        finally:
-            await runtime.stop()
 
     app = FastAPI(title="平安铃 server", version=__version__, lifespan=lifespan,
                   description="Alerts, residents and live feed for the 平安铃 operator console.")
@@ -64,11 +75,11 @@ def create_app(settings: Settings | None = None, *, ingest: bool = True) -> Fast
         """``status`` ok / degraded / down; the database and the broker up / down; each
         supervised task: alive, healthy, restarts, last success, last error (README
         "Operations"). 503 only when the database is down."""
-        rt: Runtime = request.app.state.runtime
-        code, body = await report(request.app.state.database_probe, rt.supervisor,
-                                  broker=rt.presence.subscribed.is_set(),
-                                  live_feed=rt.fanout.listening.is_set(),
-                                  ingest_workers=rt.ingest.alive())
+        state = request.app.state
+        code, body = await report(state.database_probe, state.supervisor,
+                                  broker=state.presence.subscribed.is_set(),
+                                  live_feed=state.fanout.listening.is_set(),
+                                  ingest_workers=state.ingest.alive())
         return JSONResponse(body, status_code=code)
 
     @app.get("/", include_in_schema=False)

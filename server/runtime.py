@@ -1,194 +1,132 @@
-"""What a server process runs besides HTTP: ingest workers, presence, supervision, maintenance.
+"""What a server process runs besides HTTP, built in the FastAPI lifespan (never at import).
 
-Built in the FastAPI lifespan (never at import): database found or started and migrated, then
-named tasks under one supervisor (``kernel.supervisor``), which restarts any that fails and
-reports on each in ``/health``. Stopping cancels them and terminates the worker processes.
+``running(settings)`` finds or starts the database and migrates it, opens the API's pool and
+the webhook client, and starts named tasks under one supervisor (``kernel.supervisor``), which
+restarts any that fails and reports on each in ``/health``: presence, the live feed's fan-out
+(``server.fanout``), the periodic jobs (``server.jobs``, each constructed with what it uses)
+and the ingest worker processes. It yields the parts (``Runtime``); the lifespan
+(``server.app``) puts each on ``app.state`` under its own name for the routes
+(``server.api.deps``). Leaving stops everything in reverse order: the tasks, the worker
+processes, the connections, the private cluster (also when starting fails half-way).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import logging
-import threading
-import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from datetime import timedelta
+from typing import Any
 
 import httpx
-import psycopg
 from psycopg_pool import ConnectionPool
 
-from kernel.contract import Status
-from kernel.services.postgres import PrivateCluster
 from kernel.supervisor import Supervised, Supervisor, plain
 from server import database
-from server.alerts import engine
-from server.alerts.escalation import escalate
-from server.alerts.notify import deliver_due
-from server.api.live import Fanout
-from server.detect.inactivity import fit_limits
 from server.detect.worker import DetectorWorker
+from server.fanout import Fanout
 from server.ingest.pool import IngestPool
+from server.jobs import (
+    Db,
+    Detection,
+    Escalation,
+    GatewayStatus,
+    InactivityLearning,
+    Maintenance,
+    Supervision,
+    Webhooks,
+)
 from server.presence import PresenceListener
 from server.settings import Settings
-from server.store import run_maintenance, set_gateway_state
-from server.supervision import supervise
 
-log = logging.getLogger(__name__)
-T = TypeVar("T")
 LISTENER_DEADLINE_S = 15.0  # presence and the live feed: not subscribed this long is degraded
+WEBHOOK_TIMEOUT_S = 5.0
+Job = Callable[[], Awaitable[None]]
 
 
-class Db:
-    """One sync connection for background jobs, used from worker threads one call at a time.
-
-    Each call first checks the connection (an empty query) and replaces one that a database
-    restart broke, so a restart costs only the call that was running at that moment.
-    """
-
-    def __init__(self, conninfo: str) -> None:
-        self.conninfo = conninfo
-        self._conn: psycopg.Connection[Any] | None = None
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def _call(self, fn: Callable[[psycopg.Connection[Any]], T]) -> T:
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the server is stopping: no more database work")
-            conn = self._connection()
-            try:
-                return fn(conn)
-            except psycopg.OperationalError:
-                conn.close()
-                raise
-            finally:
-                if self._closed:  # closed while this call ran in its thread
-                    conn.close()
-
-    def _connection(self) -> psycopg.Connection[Any]:
-        conn = self._conn
-        if conn is not None and not conn.closed:
-            try:
-                ConnectionPool.check_connection(conn)
-                return conn
-            except psycopg.Error:
-                conn.close()
-        self._conn = database.connect(self.conninfo, connect_timeout=database.CONNECT_TIMEOUT_S)
-        return self._conn
-
-    async def run(self, fn: Callable[[psycopg.Connection[Any]], T]) -> T:
-        return await asyncio.to_thread(self._call, fn)
-
-    def close(self) -> None:
-        """Close now, or (a call still running in its thread) as soon as that call ends."""
-        self._closed = True
-        if self._lock.acquire(blocking=False):
-            try:
-                if self._conn is not None:
-                    self._conn.close()
-            finally:
-                self._lock.release()
-
-
-@dataclass
+@dataclass(frozen=True)
 class Runtime:
+    """The parts of a running server that the HTTP side reads (``/health``, the routes)."""
+
     settings: Settings
     conninfo: str
-    cluster: PrivateCluster | None
-    db: Db
     pool: ConnectionPool[Any]
     fanout: Fanout
-    ingest: IngestPool
     presence: PresenceListener
+    ingest: IngestPool
     supervisor: Supervisor
-    closing: list[Callable[[], None]]
 
-    @classmethod
-    async def start(cls, settings: Settings, *, ingest: bool = True) -> Runtime:
+
+@asynccontextmanager
+async def running(settings: Settings, *, ingest: bool = True,
+                  http_transport: httpx.BaseTransport | None = None) -> AsyncIterator[Runtime]:
+    """Start the server's parts and tasks; stop them on leaving. ``ingest``: run the ingest
+    worker processes; ``http_transport``: what webhooks are sent over (default: the network)."""
+    async with AsyncExitStack() as stack:
         conninfo, cluster = await asyncio.to_thread(database.resolve, settings)
+        if cluster is not None:
+            stack.push_async_callback(asyncio.to_thread, cluster.stop)
         await asyncio.to_thread(database.migrate, conninfo, settings)
         pool = database.pool(conninfo, settings)
         await asyncio.to_thread(pool.open, True, 30.0)
-        presence = PresenceListener(settings.broker(), settings.topics(),
-                                    lambda gw, status: rt.status(gw, status))
-        rt = cls(settings, conninfo, cluster, Db(conninfo), pool, Fanout(conninfo),
-                 IngestPool(settings, conninfo), presence, Supervisor("server"), [])
-        rt._supervise_tasks(ingest=ingest)
-        return rt
+        stack.push_async_callback(asyncio.to_thread, pool.close)
+        http = stack.enter_context(httpx.Client(timeout=WEBHOOK_TIMEOUT_S,
+                                                transport=http_transport))
 
-    def _supervise_tasks(self, *, ingest: bool) -> None:
-        s, sup = self.settings, self.supervisor
-        sup.start("presence", plain(self.presence.run), ready=self.presence.subscribed,
-                  deadline_s=LISTENER_DEADLINE_S)
-        sup.start("live-feed", plain(self.fanout.run), ready=self.fanout.listening,
-                  deadline_s=LISTENER_DEADLINE_S)
-        sup.every("supervision", s.supervision_every.total_seconds(), self.supervise)
-        sup.every("escalation", s.escalation_every.total_seconds(), self.escalate)
-        sup.every("notifications", s.escalation_every.total_seconds(), self.notify)
-        sup.every("maintenance", s.maintenance_every.total_seconds(), self.maintain)
-        if ingest:
-            for role, index in self.ingest.workers:
-                sup.start(f"ingest-{role}-{index}",
-                          functools.partial(self._keep_worker, role=role, index=index))
-        if s.detectors:
-            detectors, detector_db = DetectorWorker(s), Db(self.conninfo)
-            self.closing.append(detector_db.close)
-            sup.every("detectors", s.detector_every.total_seconds(),
-                      lambda: detector_db.run(detectors.tick))
-            learn_db = Db(self.conninfo)  # its own connection: a long fit never delays escalation
-            self.closing.append(learn_db.close)
-            sup.every("inactivity-learning", s.inactivity_learn_every.total_seconds(),
-                      lambda: self.learn_inactivity(learn_db))
+        def connection() -> Db:
+            made = Db(conninfo)
+            stack.callback(made.close)
+            return made
 
-    async def _keep_worker(self, me: Supervised, *, role: str, index: int) -> None:
-        await self.ingest.keep(role, index, started=me.ok)
+        jobs_db = connection()  # short jobs: presence, supervision, escalation
+        periodic = _periodic(settings, jobs_db, connection, http)
+        runtime = Runtime(settings, conninfo, pool, Fanout(conninfo),
+                          PresenceListener(settings.broker(), settings.topics(),
+                                           GatewayStatus(jobs_db)),
+                          IngestPool(settings, conninfo), Supervisor("server"))
+        stack.push_async_callback(runtime.ingest.stop)
+        stack.push_async_callback(runtime.supervisor.stop)  # first out: before connections
+        _start(runtime, periodic, ingest=ingest)
+        yield runtime
 
-    async def learn_inactivity(self, db: Db) -> None:
-        """Refit each resident's learned inactivity limits from their own history."""
-        await db.run(lambda c: fit_limits(c, int(time.time() // 60)))
 
-    async def stop(self) -> None:
-        await self.supervisor.stop()
-        await self.ingest.stop()
-        self.db.close()
-        for close in self.closing:
-            close()
-        await asyncio.to_thread(self.pool.close)
-        self._http.close()
-        if self.cluster is not None:
-            await asyncio.to_thread(self.cluster.stop)
+def _periodic(s: Settings, db: Db, connection: Callable[[], Db],
+              http: httpx.Client) -> list[tuple[str, float, Job]]:
+    """The periodic jobs: (name, period in seconds, job). Those that may take long (a POST to
+    a slow webhook, a maintenance pass, the detectors, a model fit) get a connection of their
+    own, so escalation never waits for them."""
+    jobs: list[tuple[str, timedelta, Job]] = [
+        ("supervision", s.supervision_every,
+         Supervision(db, s.gateway_offline_grace.total_seconds())),
+        ("escalation", s.escalation_every,
+         Escalation(db, s.alert_unclaimed.total_seconds(), s.alert_remind.total_seconds())),
+        ("notifications", s.escalation_every, Webhooks(connection(), http)),
+        ("maintenance", s.maintenance_every,
+         Maintenance(connection(), s.maintenance_lock_timeout))]
+    if s.detectors:
+        jobs += [("detectors", s.detector_every, Detection(connection(), DetectorWorker(s))),
+                 ("inactivity-learning", s.inactivity_learn_every,
+                  InactivityLearning(connection()))]
+    return [(name, every.total_seconds(), job) for name, every, job in jobs]
 
-    async def status(self, gateway: str, status: Status) -> None:
-        changed = await self.db.run(
-            lambda c: set_gateway_state(c, gateway, status.state, status.ts or time.time()))
-        if changed:
-            log.info("gateway %s is %s", gateway, status.state)
 
-    async def supervise(self) -> None:
-        grace = self.settings.gateway_offline_grace.total_seconds()
+def _start(rt: Runtime, periodic: list[tuple[str, float, Job]], *, ingest: bool) -> None:
+    sup = rt.supervisor
+    sup.start("presence", plain(rt.presence.run), ready=rt.presence.subscribed,
+              deadline_s=LISTENER_DEADLINE_S)
+    sup.start("live-feed", plain(rt.fanout.run), ready=rt.fanout.listening,
+              deadline_s=LISTENER_DEADLINE_S)
+    for name, period_s, job in periodic:
+        sup.every(name, period_s, job)
+    if ingest:
+        _ingest(sup, rt.ingest)
 
-        def job(conn: psycopg.Connection[Any]) -> None:
-            supervise(conn)
-            with conn.transaction():
-                engine.sync_technical(conn, grace)
 
-        await self.db.run(job)
+def _ingest(sup: Supervisor, pool: IngestPool) -> None:
+    async def keep(me: Supervised, *, role: str, index: int) -> None:
+        await pool.keep(role, index, started=me.ok)
 
-    async def escalate(self) -> None:
-        s = self.settings
-        await self.db.run(lambda c: escalate(c, s.alert_unclaimed.total_seconds(),
-                                             s.alert_remind.total_seconds()))
-
-    @functools.cached_property
-    def _http(self) -> httpx.Client:
-        return httpx.Client(timeout=5.0)
-
-    async def notify(self) -> None:
-        await self.db.run(lambda c: deliver_due(c, self._http))
-
-    async def maintain(self) -> None:
-        report = await self.db.run(lambda c: run_maintenance(c))
-        log.info("maintenance: %s", report)
+    for role, index in pool.workers:
+        sup.start(f"ingest-{role}-{index}", functools.partial(keep, role=role, index=index))

@@ -2,7 +2,8 @@
 
 ``enqueue`` runs inside the transition's transaction (so a delivery exists iff the transition
 committed); ``deliver_due`` is polled by the server and is safe to run on every replica
-(rows are claimed with FOR UPDATE SKIP LOCKED).
+(rows are claimed with FOR UPDATE SKIP LOCKED). It posts with the ``httpx.Client`` it is given:
+the runtime's (``server.jobs.Webhooks``), whose transport ``create_app`` can replace.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def deliver_due(conn: psycopg.Connection[Any], client: httpx.Client, limit: int 
         try:
             response = client.post(url, content=body, headers=headers)
             error = None if response.is_success else f"HTTP {response.status_code}"
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL: refused before sending
             error = f"{type(exc).__name__}: {exc}"
         _record(conn, delivery_id, attempts, error)
     return len(due)

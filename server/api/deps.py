@@ -1,4 +1,9 @@
-"""Request dependencies: a pooled database connection, the signed-in user, role checks."""
+"""Request dependencies: what the lifespan built (pool, live-feed fan-out), a pooled
+database connection, the signed-in user, role checks.
+
+Each part is one named attribute of ``app.state``, set in the lifespan (``server.app``);
+routes name the parts they use as parameters and never reach for the others.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,36 @@ from typing import Annotated, Any
 
 import psycopg
 from fastapi import Depends, HTTPException, Request
+from psycopg_pool import ConnectionPool
+from starlette.requests import HTTPConnection
 
 from server.alerts.model import Role
 from server.auth.sessions import COOKIE, session_user
 from server.auth.users import User
+from server.fanout import Fanout
 
 
-def db(request: Request) -> Iterator[psycopg.Connection[Any]]:
-    with request.app.state.runtime.pool.connection() as conn:
+def pool(conn: HTTPConnection) -> ConnectionPool[Any]:
+    """The API's connection pool (``server.database.pool``)."""
+    found: ConnectionPool[Any] = conn.app.state.pool
+    return found
+
+
+Pool = Annotated[ConnectionPool[Any], Depends(pool)]
+
+
+def fanout(conn: HTTPConnection) -> Fanout:
+    """The live feed's LISTEN fan-out (``server.fanout``)."""
+    found: Fanout = conn.app.state.fanout
+    return found
+
+
+LiveFanout = Annotated[Fanout, Depends(fanout)]
+
+
+def db(pool: Pool) -> Iterator[psycopg.Connection[Any]]:
+    """A connection from the pool for the request, returned to it afterwards."""
+    with pool.connection() as conn:
         yield conn
 
 

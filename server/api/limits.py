@@ -90,7 +90,7 @@ def install(app: FastAPI, settings: Settings | None) -> None:
     def limit() -> int:
         if settings is not None:
             return settings.http_max_body
-        runtime = getattr(app.state, "runtime", None)
-        return int(runtime.settings.http_max_body) if runtime else DEFAULT_HTTP_MAX_BODY
+        running: Settings | None = getattr(app.state, "settings", None)
+        return running.http_max_body if running else DEFAULT_HTTP_MAX_BODY
 
     app.add_middleware(BodyLimit, limit=limit)

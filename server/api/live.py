@@ -1,4 +1,4 @@
-"""Live alert feed over WebSocket, fed by PostgreSQL LISTEN/NOTIFY.
+"""Live alert feed over WebSocket, fed by PostgreSQL LISTEN/NOTIFY (``server.fanout``).
 
 NOTIFY is only a wake-up: each client reads the change feed (``alert_changes``) from its own
 cursor, so a missed notification, a dropped socket or another replica's change loses nothing.
@@ -12,59 +12,20 @@ import logging
 import re
 from typing import Any
 
-import psycopg
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.encoders import jsonable_encoder
-from psycopg import sql
 
-from kernel.backoff import Backoff
-from kernel.supervisor import Flag
 from server.alerts import queries
-from server.alerts.feed import changes_since, channel, safe_head
-from server.api.deps import region_filter
+from server.alerts.feed import changes_since, safe_head
+from server.api.deps import LiveFanout, Pool, region_filter
 from server.auth.sessions import COOKIE, session_user
 from server.auth.users import User
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["live"])
 KEEPALIVE_S = 15.0
-CONNECT_TIMEOUT_S = 10
 _SEQ = re.compile(r"[0-9]{1,18}")  # a bigint ``seq`` (ASCII digits; int() takes others too)
 BATCH = 1000
-
-
-class Fanout:
-    """One LISTEN connection per server process; wakes every connected client."""
-
-    def __init__(self, conninfo: str) -> None:
-        self.conninfo = conninfo
-        self.clients: set[asyncio.Event] = set()
-        self.listening = Flag()
-
-    def wake_all(self) -> None:
-        for event in self.clients:
-            event.set()
-
-    async def run(self) -> None:
-        backoff = Backoff(initial=0.5, maximum=10.0)
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                        self.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn:
-                    cur = await conn.execute("SELECT current_schema()")
-                    row = await cur.fetchone()
-                    assert row is not None
-                    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel(row[0]))))
-                    self.listening.set()
-                    backoff.reset()
-                    self.wake_all()  # whatever happened while we were not listening
-                    async for _ in conn.notifies():
-                        self.wake_all()
-            except psycopg.OperationalError as exc:
-                log.warning("live feed: LISTEN connection lost: %s", exc)
-            finally:
-                self.listening.clear()
-            await backoff.sleep()
 
 
 def _user_for(ws: WebSocket, pool: Any) -> User | None:
@@ -97,11 +58,10 @@ def _head(pool: Any) -> int:
 
 
 @router.websocket("/api/live")
-async def live(ws: WebSocket) -> None:
+async def live(ws: WebSocket, pool: Pool, fanout: LiveFanout) -> None:
     """Messages: ``{"type": "hello", "seq"}``, then ``{"type": "change", "seq", "action",
     "alert"}`` for every change; ``{"type": "ping", "seq"}`` when idle."""
-    runtime = ws.app.state.runtime
-    user = await asyncio.to_thread(_user_for, ws, runtime.pool)
+    user = await asyncio.to_thread(_user_for, ws, pool)
     await ws.accept()
     if user is None:  # closed after accept, so the browser sees the code, not a bare 403
         await ws.close(code=4401, reason="sign in first")
@@ -110,17 +70,17 @@ async def live(ws: WebSocket) -> None:
     if since and not _SEQ.fullmatch(since):
         await ws.close(code=4422, reason="since must be a sequence number from a message")
         return
-    cursor = int(since) if since else await asyncio.to_thread(_head, runtime.pool)
+    cursor = int(since) if since else await asyncio.to_thread(_head, pool)
     await ws.send_json({"type": "hello", "seq": cursor})
     wake = asyncio.Event()
-    runtime.fanout.clients.add(wake)
+    fanout.clients.add(wake)
     gone = asyncio.create_task(_closed(ws))
     try:
-        await _follow(ws, runtime.pool, user, cursor, wake, gone)
+        await _follow(ws, pool, user, cursor, wake, gone)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
-        runtime.fanout.clients.discard(wake)
+        fanout.clients.discard(wake)
         gone.cancel()
 
 

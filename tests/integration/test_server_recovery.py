@@ -172,7 +172,7 @@ def test_after_a_database_restart_presence_detectors_escalation_and_health_work(
             code, during = stack.health_response()
             assert (code, during["status"], during["database"]) == (503, "down", "down")
             gateway.kill9()  # its LWT reaches presence while the database is down
-            presence = stack.runtime.presence
+            presence = stack.presence
             eventually_sync(lambda: presence.counters["db_retries"] > 0, 15,
                             "presence holding the offline status")
             restarted_at = time.time()
@@ -220,7 +220,7 @@ def test_after_a_broker_restart_presence_and_ingest_work(
             sam = stack.client("sam")
             before = health_when(stack, lambda h: h["status"] == "ok", "every task well")
             # a task that dies is restarted and counted
-            os.kill(stack.runtime.ingest.procs[("events", 0)].pid, signal.SIGKILL)
+            os.kill(stack.ingest.procs[("events", 0)].pid, signal.SIGKILL)
             restarted = health_when(
                 stack, lambda h: h["tasks"]["ingest-events-0"]["restarts"] == 1
                 and h["ingest_workers"] == 2 and h["status"] == "ok", "the worker restarted")
@@ -266,7 +266,7 @@ def test_presence_survives_a_status_it_cannot_store(
                             hostname=mqtt_broker.host, port=mqtt_broker.port)
 
     with running_stack(world, mqtt_broker, topics, ingest=False) as stack:
-        presence = stack.runtime.presence
+        presence = stack.presence
         eventually_sync(presence.subscribed.is_set, 15, "presence subscribed")
         status("online", time.time())
         eventually_sync(lambda: one(world, "SELECT state FROM gateways WHERE id = %s",
