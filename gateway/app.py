@@ -11,7 +11,6 @@ from collections.abc import Callable
 
 from analytics.bank import FallBank
 from analytics.events import FallEvent, FaultKind, SensorFault
-from analytics.fall import PLACEMENTS
 from gateway.outbox import Outbox
 from gateway.registry import Registry
 from gateway.settings import GatewaySettings
@@ -216,10 +215,10 @@ class Gateway:
         fall is an alarm in the outbox even while the link is down."""
         assert self.edge is not None
         device = self.registry.devices.get(block.device)
-        if device is None or device.model.placement.value not in PLACEMENTS:
+        if device is None or device.model.placement is None:
             return
         if block.device not in self.edge:
-            self.edge.add(block.device, device.model.placement.value, block.rate_hz)  # type: ignore[arg-type]
+            self.edge.add(block.device, device.model.placement, block.rate_hz)
         for found in self.edge.process_acc([block]):
             if isinstance(found, FallEvent):
                 self.emit(EventType.FALL, block.device, data={

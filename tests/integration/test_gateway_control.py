@@ -32,6 +32,7 @@ from kernel.contract import (
     dump,
     parse,
 )
+from kernel.placement import Placement
 from kernel.services.broker import BrokerAddress
 from tests.fixtures.gateway import collecting, gateway_settings, running
 from tests.fixtures.waiting import eventually
@@ -178,7 +179,7 @@ async def test_edge_mode_finds_the_same_fall_as_the_server(
     assert edge.is_alarm
     assert edge.data["edge"] is True
     server = FallBank()
-    server.add(pendant.uid, "waist", 50.0)
+    server.add(pendant.uid, Placement.WAIST, 50.0)
     found = server.process_acc(AccBlock.decode(p) for p in raw.of(Up.ACC))
     falls = [f for f in found if type(f).__name__ == "FallEvent"]
     assert [round(f.t_impact, 3) for f in falls] == [round(float(edge.data["t_impact"]), 3)]
