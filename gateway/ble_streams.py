@@ -75,7 +75,8 @@ class BleStreams:
             self.supervisor.cancel(task_name(uid))
         for uid in wanted - set(self.streams):
             stream = WearableStream(uid, self.block_s, self.counters, on_block=self._block,
-                                    on_battery=functools.partial(self._battery, uid),
+                                    on_battery=functools.partial(self.registry.battery_level,
+                                                                 uid),
                                     clock=self.clock)
             self.streams[uid] = stream
             self.supervisor.start(task_name(uid),
@@ -97,11 +98,6 @@ class BleStreams:
         self.outbox.add_telemetry([(Up.ACC, block.encode())])
         if self.on_block is not None:
             self.on_block(block)
-
-    def _battery(self, uid: str, pct: int) -> None:
-        device = self.registry.devices.get(uid)
-        if device is not None:
-            device.seen.battery_pct = pct
 
     def flush_vitals(self) -> None:
         """The vital-sign readings gathered since the last flush, as telemetry (one commit)."""

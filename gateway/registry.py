@@ -129,6 +129,12 @@ class Registry:
             device.seen.battery_mv = battery_mv
         return device
 
+    def battery_level(self, uid: str, pct: int) -> None:
+        """A paired wearable reported its battery level (percent)."""
+        device = self.devices.get(uid)
+        if device is not None:
+            device.seen.battery_pct = pct
+
     def _heard_row(self, uid: str) -> tuple[int, float, int | None]:
         row = self._db.execute("SELECT count, last_seen, rssi FROM heard WHERE device=?",
                                (uid,)).fetchone()

@@ -85,11 +85,13 @@ async def test_pairing_commands_answer_what_went_wrong(gw: Gateway) -> None:
 
 async def test_status_is_a_heartbeat_and_prewarnings_are_counted(gw: Gateway) -> None:
     gw.registry.pair(BUTTON, "PB-433")
+    gw.registry.pair(BAND, "WB-BLE")
+    gw.registry.battery_level(BAND, 64)  # as the band's battery notification reports it
     status = await gw.commands.handle(cmd(CommandOp.STATUS))
     assert status.ok
     beat = Heartbeat.model_validate(status.data)
     assert beat.gw == "gw-unit-0001"
-    assert [d.device for d in beat.devices] == [BUTTON]
+    assert {d.device: d.battery_pct for d in beat.devices} == {BUTTON: None, BAND: 64}
     assert (await gw.commands.handle(cmd(CommandOp.PREWARN, resident="r-1"))).ok
     assert gw.counters["prewarnings"] == 1
 
