@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 
@@ -30,7 +32,7 @@ def stub_params(placement: Placement = Placement.WAIST, **kw: float) -> FallPara
     return FallParams(placement=placement, model=model, **args)  # type: ignore[arg-type]
 
 
-def _events_key(events: list[object]) -> list[tuple[object, ...]]:
+def _events_key(events: Sequence[object]) -> list[tuple[object, ...]]:
     out: list[tuple[object, ...]] = []
     for e in events:
         if isinstance(e, FallEvent):
