@@ -17,10 +17,11 @@ import numpy as np
 import numpy.typing as npt
 
 from analytics.errors import InputError
-from analytics.events import DetectorEvent, FaultKind, Placement, SensorFault
-from analytics.fall import PLACEMENTS, FallDetector
+from analytics.events import DetectorEvent, FaultKind, SensorFault
+from analytics.fall import FallDetector, checked_placement
 from analytics.params import FallParams, FaultParams, load_params
 from kernel.contract import AccBlock
+from kernel.placement import Placement
 
 F64 = npt.NDArray[np.float64]
 
@@ -83,8 +84,7 @@ class FallBank:
 
     def add(self, device: str, placement: Placement, fs: float) -> None:
         """Register (or re-register) ``device``; it starts as a fresh stream."""
-        if placement not in PLACEMENTS:
-            raise InputError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
+        placement = checked_placement(placement)
         if not (np.isfinite(fs) and fs > 0):
             raise InputError(f"sample rate must be positive, got {fs}")
         self.remove(device)

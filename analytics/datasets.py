@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from analytics.errors import DatasetError
+from kernel.placement import Placement
 
 ENV_VAR = "PINGANLING_DATASETS"
 KEYS = ("acc", "scale_g", "fs", "offsets", "trial", "activity", "is_fall", "onset")
@@ -35,7 +36,7 @@ class Trial:
 
     dataset: str
     subject: str
-    placement: str
+    placement: Placement
     name: str
     activity: str
     is_fall: bool
@@ -52,7 +53,7 @@ class Trial:
 class Subject:
     dataset: str
     subject: str
-    placement: str
+    placement: Placement
     age_group: str
     path: Path
     trials: tuple[Trial, ...]
@@ -60,6 +61,14 @@ class Subject:
 
 def _scalar(z: np.lib.npyio.NpzFile, key: str, default: str) -> str:
     return str(z[key]) if key in z.files else default
+
+
+def _placement(path: Path, value: str) -> Placement:
+    try:
+        return Placement(value)
+    except ValueError:
+        raise DatasetError(f"{path}: unknown placement {value!r}; known: "
+                           f"{[str(p) for p in Placement]}") from None
 
 
 def load_subject(path: Path) -> Subject:
@@ -75,7 +84,7 @@ def load_subject(path: Path) -> Subject:
             falls, onsets = z["is_fall"].astype(bool), z["onset"].astype(np.int64)
             ds = _scalar(z, "dataset", path.parent.name)
             subj = _scalar(z, "subject", path.stem)
-            place = _scalar(z, "placement", "waist")
+            place = _placement(path, _scalar(z, "placement", Placement.WAIST))
             age = _scalar(z, "age_group", "")
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise DatasetError(f"{path}: {exc}") from None

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from kernel.placement import Placement
+
 F64 = npt.NDArray[np.float64]
 
 DAY_HOURS = 16.0  # waking hours a wearable is worn
@@ -51,7 +53,7 @@ class WearerStream:
     """One wearer's joined ADLs and the alerts the detector raised on them."""
 
     dataset: str
-    placement: str
+    placement: Placement
     subject: str
     hours: float
     alerts: int
@@ -60,7 +62,7 @@ class WearerStream:
 @dataclass(frozen=True, slots=True)
 class DayResult:
     dataset: str
-    placement: str
+    placement: Placement
     wearers: int
     hours: float
     days: float  # hours / DAY_HOURS
@@ -72,7 +74,7 @@ class DayResult:
 
 def summarise_days(streams: Iterable[WearerStream]) -> list[DayResult]:
     """Per dataset and placement: alerts per wearer-day and per hour of joined ADLs."""
-    groups: dict[tuple[str, str], list[WearerStream]] = {}
+    groups: dict[tuple[str, Placement], list[WearerStream]] = {}
     for s in streams:
         groups.setdefault((s.dataset, s.placement), []).append(s)
     out = []

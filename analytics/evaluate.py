@@ -27,10 +27,9 @@ from analytics.datasets import Subject, Trial, iter_subjects
 from analytics.days import WearerStream, format_days, join, summarise_days
 from analytics.degrade import Degradation
 from analytics.errors import AnalyticsError
-from analytics.events import Placement
-from analytics.fall import PLACEMENTS
 from analytics.offline import run_trial
 from analytics.params import FallParams, load_params
+from kernel.placement import Placement
 
 WINDOW_BEFORE_S = 1.0
 WINDOW_AFTER_S = 10.0
@@ -58,7 +57,7 @@ wrist). ``bits=10`` spans ±16 g: 1/32 g steps."""
 @dataclass(frozen=True, slots=True)
 class TrialOutcome:
     dataset: str
-    placement: str
+    placement: Placement
     subject: str
     name: str
     is_fall: bool
@@ -81,7 +80,7 @@ class TrialOutcome:
 @dataclass(frozen=True, slots=True)
 class Result:
     dataset: str
-    placement: str
+    placement: Placement
     sensitivity: float | None
     specificity: float | None
     false_alarms_per_hour: float | None
@@ -108,11 +107,12 @@ def degraded(trial: Trial, how: Degradation, seed: int = SEED) -> Trial:
 def run_outcome(trial: Trial, params: FallParams | None = None,
                 how: Degradation = NONE) -> TrialOutcome:
     """Run one trial (degraded by ``how``) and keep what the protocol needs."""
-    placement = _placement(trial.placement)
     trial = degraded(trial, how)
-    run = run_trial(trial.acc, trial.fs, placement, params or load_params(placement))
+    run = run_trial(trial.acc, trial.fs, trial.placement,
+                    params or load_params(trial.placement))
     onset = trial.onset / trial.fs if trial.is_fall and trial.onset >= 0 else None
-    return TrialOutcome(trial.dataset, placement, trial.subject, trial.name, trial.is_fall, onset,
+    return TrialOutcome(trial.dataset, trial.placement, trial.subject, trial.name,
+                        trial.is_fall, onset,
                         trial.duration_s, tuple(a.t_decision for a in run.alerts))
 
 
@@ -122,7 +122,7 @@ def wearer_stream(subject: Subject, params: FallParams | None = None,
     adls = [t for t in subject.trials if not t.is_fall]
     if not adls:
         return None
-    placement = _placement(subject.placement)
+    placement = subject.placement
     fs = adls[0].fs
     joined = replace(adls[0], name=f"{subject.subject}-adl-day", onset=-1,
                      acc=join([t.acc for t in adls], fs))
@@ -138,17 +138,10 @@ def evaluate_days(
 ) -> list[WearerStream]:
     out = []
     for s in subjects:
-        w = wearer_stream(s, params(_placement(s.placement)), how)
+        w = wearer_stream(s, params(s.placement), how)
         if w is not None:
             out.append(w)
     return out
-
-
-def _placement(name: str) -> Placement:
-    for p in PLACEMENTS:
-        if p == name:
-            return p
-    raise AnalyticsError(f"unknown placement {name!r}; known: {PLACEMENTS}")
 
 
 def _ratio(num: int, den: int) -> float | None:
@@ -186,7 +179,7 @@ def summarise_group(outs: Sequence[TrialOutcome]) -> Result:
 
 
 def summarise(outs: Iterable[TrialOutcome]) -> list[Result]:
-    groups: dict[tuple[str, str], list[TrialOutcome]] = {}
+    groups: dict[tuple[str, Placement], list[TrialOutcome]] = {}
     for o in outs:
         groups.setdefault((o.dataset, o.placement), []).append(o)
     return [summarise_group(groups[k]) for k in sorted(groups)]
@@ -198,7 +191,7 @@ def evaluate_subjects(
 ) -> list[TrialOutcome]:
     out: list[TrialOutcome] = []
     for s in subjects:
-        p = params(_placement(s.placement))
+        p = params(s.placement)
         out += [run_outcome(t, p, how) for t in s.trials]
     return out
 

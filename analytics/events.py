@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
 
-Placement = Literal["waist", "wrist"]
+from kernel.placement import Placement
+
 DeviceKey = int | str
 
 

@@ -32,13 +32,13 @@ from analytics.events import (
     FallEvent,
     FallResolved,
     FaultKind,
-    Placement,
     SensorFault,
 )
 from analytics.faults import FaultTracker, Transition
 from analytics.gotup import GotUpTracker, Outcome
 from analytics.params import FallParams, FaultParams, load_params
 from analytics.windows import Ring, StreamResampler, local_peaks, sumsq
+from kernel.placement import Placement
 
 F64 = npt.NDArray[np.float64]
 F32 = npt.NDArray[np.float32]
@@ -46,7 +46,13 @@ FA = npt.NDArray[np.floating[Any]]
 I64 = npt.NDArray[np.int64]
 B = npt.NDArray[np.bool_]
 
-PLACEMENTS: tuple[Placement, ...] = ("waist", "wrist")
+def checked_placement(value: Placement) -> Placement:
+    """``value`` as a member (a caller without types may pass its string); InputError if none."""
+    try:
+        return Placement(value)
+    except ValueError:
+        raise InputError(f"placement must be one of {[str(p) for p in Placement]}, "
+                         f"got {value!r}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +92,7 @@ class FallDetector:
         max_block_s: float = 2.0,
         keep_candidates: bool = False,
     ) -> None:
-        if placement not in PLACEMENTS:
-            raise InputError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
+        placement = checked_placement(placement)
         self.params = params if params is not None else load_params(placement)
         if self.params.placement != placement:
             raise InputError(f"{self.params.placement} parameters given for {placement}")

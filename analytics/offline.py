@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from analytics.events import FallEvent, Placement, SensorFault
+from analytics.events import FallEvent, SensorFault
 from analytics.fall import Candidate, FallDetector
 from analytics.params import FallParams
+from kernel.placement import Placement
 
 MAX_BLOCK_S = 20.0
 

@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from analytics.boost import Forest
 from analytics.errors import ParamsError
-from analytics.events import Placement
 from analytics.features import ALL_NAMES, FEATURE_NAMES
+from kernel.placement import Placement
 
 COMMON_FS = 50.0
 
@@ -119,7 +119,7 @@ class FaultParams:
     gap_tolerance_s: float = 0.5  # a block this far from where the last one ended restarts
 
 
-def params_path(placement: str) -> Path:
+def params_path(placement: Placement) -> Path:
     return Path(str(resources.files("analytics") / "params" / f"fall_{placement}.json"))
 
 
@@ -131,8 +131,8 @@ def parse_params(text: str) -> FallParams:
 
 
 @cache
-def load_params(placement: str) -> FallParams:
-    """The shipped parameters for ``placement`` ("waist" or "wrist")."""
+def load_params(placement: Placement) -> FallParams:
+    """The shipped parameters for ``placement``."""
     path = params_path(placement)
     try:
         text = path.read_text()

@@ -11,10 +11,13 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from kernel.placement import Placement
+
 F64 = npt.NDArray[np.float64]
 
-UPRIGHT = {"waist": np.array([0.1, -1.0, -0.05]), "wrist": np.array([-0.85, -0.25, 0.3])}
-LYING = {"waist": np.array([0.1, 0.3, -1.0]), "wrist": np.array([0.1, 0.2, 0.95])}
+UPRIGHT = {Placement.WAIST: np.array([0.1, -1.0, -0.05]),
+           Placement.WRIST: np.array([-0.85, -0.25, 0.3])}
+LYING = {Placement.WAIST: np.array([0.1, 0.3, -1.0]), Placement.WRIST: np.array([0.1, 0.2, 0.95])}
 
 
 def _unit(v: F64) -> F64:
@@ -39,7 +42,7 @@ def walking(fs: float, seconds: float, g: F64, rng: np.random.Generator,
                       + rng.normal(0.0, 0.02, (n, 3)))
 
 
-def fall(fs: float, placement: str, rng: np.random.Generator, before_s: float = 6.0,
+def fall(fs: float, placement: Placement, rng: np.random.Generator, before_s: float = 6.0,
          after_s: float = 20.0, peak_g: float = 5.0) -> tuple[F64, int]:
     """Walking, a fall, lying still. Returns ``(acc, impact index)``."""
     up, down = UPRIGHT[placement], LYING[placement]
@@ -59,7 +62,8 @@ def fall(fs: float, placement: str, rng: np.random.Generator, before_s: float = 
     return np.asarray(acc), impact
 
 
-def get_up(fs: float, placement: str, rng: np.random.Generator, seconds: float = 30.0) -> F64:
+def get_up(fs: float, placement: Placement, rng: np.random.Generator,
+           seconds: float = 30.0) -> F64:
     """Struggling up, then walking upright again."""
     up = UPRIGHT[placement]
     return np.concatenate([walking(fs, 3.0, LYING[placement], rng, amp=0.4),
@@ -77,7 +81,7 @@ def clapping(fs: float, seconds: float, rng: np.random.Generator, hz: float = 2.
     return np.asarray(base)
 
 
-def sit_down(fs: float, placement: str, rng: np.random.Generator) -> F64:
+def sit_down(fs: float, placement: Placement, rng: np.random.Generator) -> F64:
     """Stand, sit down briskly (a 1.8 g bump), sit, stand up again."""
     up = UPRIGHT[placement]
     seat = _unit(up + np.array([0.0, 0.0, -0.3]))

@@ -44,11 +44,10 @@ from analytics.evaluate import (
     format_table,
     summarise,
 )
-from analytics.events import Placement
-from analytics.fall import PLACEMENTS
 from analytics.features import FEATURE_NAMES, WRIST_NAMES
 from analytics.offline import run_trial
 from analytics.params import FallParams, FitInfo, ForestSpec, params_path
+from kernel.placement import Placement
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -73,9 +72,9 @@ class TuneConfig:
     holdout: tuple[str, ...] = ()  # subjects never used for tuning (see --holdout)
 
 
-CONFIGS: dict[str, TuneConfig] = {
-    "waist": TuneConfig(candidate_g=1.5, post_s=2.0, spec_target=0.993),
-    "wrist": TuneConfig(candidate_g=2.5, post_s=2.5, spec_target=0.98, features=WRIST_NAMES,
+CONFIGS: dict[Placement, TuneConfig] = {
+    Placement.WAIST: TuneConfig(candidate_g=1.5, post_s=2.0, spec_target=0.993),
+    Placement.WRIST: TuneConfig(candidate_g=2.5, post_s=2.5, spec_target=0.98, features=WRIST_NAMES,
                         copies=3, holdout=("U07", "U26")),
 }
 
@@ -292,7 +291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m analytics.tune", description=__doc__.split(
         "\n")[0])
     ap.add_argument("--root", type=Path, default=None, help="default: $PINGANLING_DATASETS")
-    ap.add_argument("--placement", choices=[*PLACEMENTS, "all"], default="all")
+    ap.add_argument("--placement", choices=[*Placement, "all"], default="all")
     ap.add_argument("--cv", action="store_true", help="print cross-validated figures")
     ap.add_argument("--write", action="store_true",
                     help="refit on the tuning subjects, write params")
@@ -304,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     root = args.root or default_root()
     subjects = list(iter_subjects(root))
-    placements = PLACEMENTS if args.placement == "all" else (args.placement,)
+    placements = tuple(Placement) if args.placement == "all" else (Placement(args.placement),)
     conditions = degradations_from(args)
     cv_all: list[Condition] = []
     hold_all: list[Condition] = []

@@ -200,10 +200,9 @@ class Home:
         self.pty = PtyLink()
         self.gateway = Gateway(GatewaySettings(
             id=spec.gateway, state_dir=state / spec.gateway, serial=(self.pty.path,),
-            mqtt=MqttSettings(host="127.0.0.1", port=mqtt_port)))
+            mqtt=MqttSettings(host="127.0.0.1", port=mqtt_port)), on_event=self._on_event)
         for uid in spec.buttons:
             self.gateway.registry.pair(uid, BUTTON_MODEL, "床头")
-        self.gateway.on_event = self._on_event
         original = self.gateway.uplink._publish_item
         setattr(self.gateway.uplink, "_publish_item", self._timed_publish(original))  # noqa: B010
         self.task: asyncio.Task[None] | None = None

@@ -21,13 +21,14 @@ from collections import deque
 import numpy as np
 
 from analytics import features as feat
-from analytics.events import DetectorEvent, FallEvent, Placement, SensorFault
+from analytics.events import DetectorEvent, FallEvent, SensorFault
 from analytics.fall import FallDetector
 from analytics.faults import CLEAR_S, KINDS
 from analytics.params import FallParams, FaultParams, load_params
+from kernel.placement import Placement
 
 FS = 50.0
-PLACEMENT: Placement = "wrist"
+PLACEMENT = Placement.WRIST
 
 
 def synth(devices: int, seconds: int, seed: int = 7, vigorous: float = 0.08) -> np.ndarray:

@@ -60,10 +60,10 @@ def naive_forwarder(serial_url: str, port: int, root: str) -> None:
     import serial
     from paho.mqtt.enums import CallbackAPIVersion
 
-    from gateway.app import frame_event
+    from gateway.events import frame_event
     from gateway.outbox import new_incarnation
     from hardware.frames import Deframer
-    from kernel.contract import dump, event_id
+    from kernel.contract import dump
 
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=NAIVE_ID,
                          protocol=mqtt.MQTTv5)
@@ -77,12 +77,11 @@ def naive_forwarder(serial_url: str, port: int, root: str) -> None:
     inc = new_incarnation()  # no state: a new incarnation each run
     while True:
         for frame in deframer.feed(link.read(4096)):
-            mapped = frame_event(frame)
-            if mapped is None:
+            device = rf_uid(frame.device_id)
+            draft = frame_event(frame, device)
+            if draft is None:
                 continue
-            n, device = time.time_ns() // 1000, rf_uid(frame.device_id)
-            event = Event(id=event_id(NAIVE_ID, inc, n), gw=NAIVE_ID, inc=inc, n=n, ts=time.time(),
-                          device=device, dseq=frame.seq, type=mapped[0], data=mapped[1])
+            event = draft.payload(NAIVE_ID, inc, time.time_ns() // 1000, time.time())
             client.publish(topic, dump(event), qos=1)
             print(f"read {device} {frame.seq}", flush=True)
 

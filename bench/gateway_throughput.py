@@ -37,12 +37,13 @@ from _common import AckServer, ChildProcess, cancel, emit, parse_args, press_fra
 from paho.mqtt.enums import CallbackAPIVersion
 
 from firmware_sim.link import PtyLink
-from gateway.app import Gateway, frame_event
+from gateway.app import Gateway
+from gateway.events import frame_event
 from gateway.outbox import Outbox
 from gateway.settings import GatewaySettings, MqttSettings
 from hardware.catalog import rf_uid
 from hardware.frames import Deframer, Frame, MsgType, input_data
-from kernel.contract import AccBlock, Event, Topics, Up, dump, event_id
+from kernel.contract import AccBlock, Topics, Up, dump
 from kernel.services.broker import BrokerOptions, PrivateBroker
 
 DEVICES = tuple(0x0C0D0000 + i for i in range(8))
@@ -122,12 +123,9 @@ def count_commits(outbox: Outbox) -> Counter[str]:
 
 
 def naive_event(frame: Frame) -> bytes:
-    mapped = frame_event(frame)
-    assert mapped is not None
-    n = time.time_ns() // 1000
-    return dump(Event(id=event_id(NAIVE_ID, NAIVE_INC, n), gw=NAIVE_ID, inc=NAIVE_INC, n=n,
-                      ts=time.time(), device=rf_uid(frame.device_id), dseq=frame.seq,
-                      type=mapped[0], data=mapped[1]))
+    draft = frame_event(frame, rf_uid(frame.device_id))
+    assert draft is not None
+    return dump(draft.payload(NAIVE_ID, NAIVE_INC, time.time_ns() // 1000, time.time()))
 
 
 async def stop_and_wait(n: int, port: int) -> float:

@@ -10,7 +10,7 @@ import numpy as np
 
 from firmware_sim.body import IMPACT_S, RATE_HZ, Phase, Piece, Vec, snap
 from firmware_sim.routine import DAY, Activity, Timeline
-from hardware.catalog import Placement
+from kernel.placement import Placement
 
 UP: Final[dict[Placement, dict[Activity, Vec]]] = {
     Placement.WAIST: {Activity.STANDING: (0.0, 0.0, 1.0), Activity.WALKING: (0.0, 0.0, 1.0),

@@ -32,7 +32,8 @@ from hardware.ble import (
     Special,
     SpO2PR,
 )
-from hardware.catalog import Model, Placement, Transport, ble_uid, get_model
+from hardware.catalog import Model, Transport, ble_uid, get_model
+from kernel.placement import Placement
 
 RANGE_G: Final = 16
 HR_BASE: Final = {Activity.SLEEPING: 56.0, Activity.LYING: 62.0, Activity.SITTING: 68.0,
@@ -53,11 +54,13 @@ class Wearable:
                  off: Sequence[tuple[float, float]] = (), battery_pct: float | None = None,
                  resting_hr: float | None = None) -> None:
         self.model = get_model(model) if isinstance(model, str) else model
-        if self.model.transport is not Transport.BLE or self.model.sample_rate_hz != RATE_HZ:
+        placement = self.model.placement
+        if self.model.transport is not Transport.BLE or self.model.sample_rate_hz != RATE_HZ \
+                or placement is None:
             raise ScenarioError(f"model {self.model.id} is not a {RATE_HZ:g} Hz BLE wearable")
         self.address = address
         self.uid = ble_uid(address)
-        self.placement = self.model.placement
+        self.placement: Placement = placement
         self.seed = (seed * 1_000_003 + zlib.crc32(self.uid.encode())) & 0xFFFF_FFFF
         rng = np.random.default_rng([self.seed, 3])
         timeline = timeline or Timeline([Segment(0.0, "home", Activity.STANDING)])

@@ -1,4 +1,9 @@
-"""``pinganling gateway …``: run a gateway, and the technician's local device commands."""
+"""``pinganling gateway …``: run a gateway, and the technician's local device commands.
+
+The BLE adapter is chosen by ``ble`` (file or ``--ble``) among ``BLE_BACKENDS``: each opens a
+``BleLink`` for the gateway's lifetime. The app adds the simulator's (``sim``, see
+``pinganling/gateway_cli.py``): this package knows no simulator.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,34 @@ import logging
 import os
 import signal
 import time
+import typing
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 from gateway import settings as gw_settings
+from gateway.app import Gateway
 from gateway.registry import Registry, UnknownModel
-from gateway.settings import GatewaySettings, SettingsError
+from gateway.settings import BleBackend, GatewaySettings, SettingsError
 from gateway.transports.ble import BleakLink, BleLink
 
 log = logging.getLogger(__name__)
+
+OpenBle = Callable[[GatewaySettings], AbstractAsyncContextManager[BleLink | None]]
+"""A BLE backend: the link the gateway streams from, open while the block runs (None: no BLE)."""
+
+
+@contextlib.asynccontextmanager
+async def _bleak(settings: GatewaySettings) -> AsyncIterator[BleLink | None]:
+    yield BleakLink()
+
+
+@contextlib.asynccontextmanager
+async def _no_ble(settings: GatewaySettings) -> AsyncIterator[BleLink | None]:
+    yield None
+
+
+BLE_BACKENDS: Mapping[str, OpenBle] = {"bleak": _bleak, "none": _no_ble}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +56,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--mqtt-username", dest="mqtt_username")
     run.add_argument("--mqtt-password-file", dest="mqtt_password_file", type=Path)
     run.add_argument("--root", dest="mqtt_root", help="topic root (default pal/v1)")
-    run.add_argument("--ble", choices=["bleak", "sim", "none"])
+    run.add_argument("--ble", choices=typing.get_args(BleBackend))
     run.add_argument("--scenario", type=Path, help="with --ble sim: host this scenario's wearables")
     devices = sub.add_parser("devices", help="list paired devices")
     _common(devices)
@@ -61,15 +86,20 @@ def _settings(args: argparse.Namespace) -> GatewaySettings:
     return gw_settings.load(args.config, **over)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, ble_backends: Mapping[str, OpenBle] = BLE_BACKENDS) -> int:
     try:
         settings = _settings(args)
     except SettingsError as exc:
         print(f"pinganling gateway: {exc}")
         return 2
     if args.gateway_cmd == "run":
+        open_ble = ble_backends.get(settings.ble)
+        if open_ble is None:
+            print(f"pinganling gateway: ble = {settings.ble!r} is not available here "
+                  f"(available: {', '.join(ble_backends)})")
+            return 2
         with contextlib.suppress(asyncio.CancelledError):
-            asyncio.run(_run(settings))
+            asyncio.run(serve(settings, open_ble))
         return 0
     registry = Registry(settings.db_path)
     try:
@@ -118,28 +148,14 @@ def _stop(main: asyncio.Task[None], tries: int = 0) -> None:
     asyncio.get_running_loop().call_later(3.0, _stop, main, tries + 1)
 
 
-async def _run(settings: GatewaySettings) -> None:
-    from gateway.app import Gateway
-
-    link: BleLink | None = None
-    tasks = []
-    if settings.ble == "bleak":
-        link = BleakLink()
-    elif settings.ble == "sim":
-        from firmware_sim.scenarios import ScenarioRunner, find_scenario
-        from gateway.transports.ble import MemoryBle
-
-        memory = MemoryBle()
-        runner = ScenarioRunner(find_scenario(str(settings.scenario)), ble_sink=memory.notify)
-        link, tasks = memory, [runner.run()]
-    gateway = Gateway(settings, link)
+async def serve(settings: GatewaySettings, open_ble: OpenBle = _no_ble) -> None:
+    """Run one gateway until SIGTERM or cancellation, its BLE backend open around it."""
     main = asyncio.current_task()
     assert main is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: _stop(main))
-    log.info("gateway %s (incarnation %s): serial %s, BLE %s, broker %s:%d", settings.id,
-             gateway.outbox.incarnation, settings.serial or "-", settings.ble,
-             settings.mqtt.host, settings.mqtt.port)
-    async with asyncio.TaskGroup() as tg:
-        for t in tasks:
-            tg.create_task(t)
-        tg.create_task(gateway.run())
+    async with open_ble(settings) as link:
+        gateway = Gateway(settings, link)
+        log.info("gateway %s (incarnation %s): serial %s, BLE %s, broker %s:%d", settings.id,
+                 gateway.outbox.incarnation, settings.serial or "-", settings.ble,
+                 settings.mqtt.host, settings.mqtt.port)
+        await gateway.run()

@@ -83,7 +83,9 @@ class Outbox:
     """A SQLite-backed queue owned by one gateway process (one writer)."""
 
     def __init__(self, path: Path, *, max_telemetry: int = 50_000, resend_initial_s: float = 2.0,
-                 resend_max_s: float = 60.0, clock: Callable[[], float] = time.time) -> None:
+                 resend_max_s: float = 60.0, clock: Callable[[], float] = time.time,
+                 on_added: Callable[[Kind], None] | None = None) -> None:
+        """``on_added`` is called after each commit that added rows (the uplink's wake-up)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -99,7 +101,7 @@ class Outbox:
         self._telemetry = self._count(Kind.TELEMETRY)
         self.shed = self._counter("shed")
         self.ack_delay_s = 0.0
-        self.on_added: Callable[[Kind], None] = lambda kind: None
+        self.on_added = on_added or (lambda kind: None)
 
     def close(self) -> None:
         self._db.close()
@@ -190,7 +192,7 @@ class Outbox:
 
     def _backoff(self, attempts: int) -> float:
         initial = max(self.resend_initial_s, 4 * self.ack_delay_s)
-        base = min(self.resend_max_s, initial * 2 ** min(attempts, 16))
+        base = min(self.resend_max_s, initial * 2.0 ** min(attempts, 16))
         return base * random.uniform(0.8, 1.2)
 
     def observe_ack_delay(self, seconds: float) -> None:

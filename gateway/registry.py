@@ -14,6 +14,7 @@ from pathlib import Path
 
 from hardware.catalog import Model, battery_percent, get_model
 from kernel.contract import DeviceHealth, PairedDevice
+from kernel.placement import Placement
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS paired (
@@ -106,6 +107,11 @@ class Registry:
                 added.append(uid)
         return added, removed
 
+    def placement(self, uid: str) -> Placement | None:
+        """Where paired device ``uid`` is worn; None when it is not paired or not worn."""
+        device = self.devices.get(uid)
+        return device.model.placement if device is not None else None
+
     def seen(self, uid: str, rssi: int | None = None,
              battery_mv: int | None = None) -> Device | None:
         """Record a frame from ``uid``; return its Device if paired, else count it as heard."""
@@ -122,6 +128,12 @@ class Registry:
         if battery_mv:
             device.seen.battery_mv = battery_mv
         return device
+
+    def battery_level(self, uid: str, pct: int) -> None:
+        """A paired wearable reported its battery level (percent)."""
+        device = self.devices.get(uid)
+        if device is not None:
+            device.seen.battery_pct = pct
 
     def _heard_row(self, uid: str) -> tuple[int, float, int | None]:
         row = self._db.execute("SELECT count, last_seen, rssi FROM heard WHERE device=?",
@@ -140,7 +152,7 @@ class Registry:
     def heard(self) -> list[tuple[str, int, float, int | None]]:
         """Devices heard but not paired: (uid, frames, last seen, rssi), most recent first."""
         self.flush_heard()
-        return [tuple(r) for r in self._db.execute(  # type: ignore[misc]
+        return [tuple(r) for r in self._db.execute(
             "SELECT device, count, last_seen, rssi FROM heard ORDER BY last_seen DESC")]
 
     def silent(self, misses: int = 3) -> list[Device]:

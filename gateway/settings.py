@@ -1,4 +1,4 @@
-"""Gateway configuration: a frozen dataclass built once at start-up from a TOML file and flags.
+"""Gateway configuration: frozen, typed models built once at start-up from a TOML file and flags.
 
 Example ``gateway.toml``::
 
@@ -11,15 +11,23 @@ Example ``gateway.toml``::
     port = 1883
     username = "gw-home-0001"
     password_file = "/etc/pinganling/gw-home-0001.secret"
+
+``load`` reads the file, lets each flag given override its key, and validates the whole: every
+bad or unknown key is one line naming where it came from and the key, e.g.
+``gateway.toml: mqtt.port: Input should be a valid integer``. The file and the flags are the only
+inputs (no environment variables but ``PINGANLING_STATE_DIR`` for the default ``state_dir``), so
+a ``GatewaySettings`` built in code means exactly what it says.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from kernel.contract import DEFAULT_ROOT, GATEWAY_ID_RE
 
@@ -31,97 +39,113 @@ class SettingsError(ValueError):
 BleBackend = Literal["bleak", "sim", "none"]
 
 
-@dataclass(frozen=True, slots=True)
-class MqttSettings:
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MqttSettings(_Frozen):
     host: str = "127.0.0.1"
-    port: int = 1883
+    port: int = Field(default=1883, ge=1, le=65535)
     username: str | None = None
     password_file: Path | None = None
-    root: str = DEFAULT_ROOT
-    keepalive_s: int = 30
-    session_expiry_s: int = 7 * 24 * 3600
+    root: str = Field(default=DEFAULT_ROOT, min_length=1)
+    keepalive_s: int = Field(default=30, ge=1)
+    session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
+
+    @field_validator("password_file")
+    @classmethod
+    def _expand(cls, path: Path | None) -> Path | None:
+        return path.expanduser() if path else None
 
     def password(self) -> str | None:
         return self.password_file.read_text().strip() if self.password_file else None
 
 
-@dataclass(frozen=True, slots=True)
-class GatewaySettings:
+class GatewaySettings(_Frozen):
     """Everything one gateway process needs; see README, 'Gateway configuration'."""
 
     id: str
     state_dir: Path
-    mqtt: MqttSettings = field(default_factory=MqttSettings)
+    mqtt: MqttSettings = MqttSettings()
     serial: tuple[str, ...] = ()
-    baudrate: int = 115200
+    baudrate: int = Field(default=115200, gt=0)
     ble: BleBackend = "none"
-    scenario: Path | None = None  # ble="sim": the firmware_sim scenario whose wearables we host
-    heartbeat_s: float = 30.0
-    max_telemetry_rows: int = 50_000
-    resend_initial_s: float = 2.0
-    resend_max_s: float = 60.0
-    inflight: int = 100
-    vitals_flush_s: float = 5.0
-    acc_block_s: float = 1.0
-    rf_dedupe_s: float = 10.0
+    scenario: Path | None = None  # ble="sim": the simulator scenario whose wearables are hosted
+    heartbeat_s: float = Field(default=30.0, gt=0)
+    max_telemetry_rows: int = Field(default=50_000, ge=1)
+    resend_initial_s: float = Field(default=2.0, gt=0)
+    resend_max_s: float = Field(default=60.0, gt=0)
+    inflight: int = Field(default=100, ge=1)
+    vitals_flush_s: float = Field(default=5.0, gt=0)
+    acc_block_s: float = Field(default=1.0, gt=0)
+    rf_dedupe_s: float = Field(default=10.0, ge=0)
     edge_falls: bool = False  # run the fall detector here too (homes whose link drops)
 
-    def __post_init__(self) -> None:
-        if not GATEWAY_ID_RE.match(self.id):
-            raise SettingsError(
-                f"id {self.id!r}: 3-32 characters, lowercase letters, digits and '-' "
-                "(it is the MQTT username and a topic level)"
-            )
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not GATEWAY_ID_RE.match(value):
+            raise ValueError(f"{value!r}: 3-32 characters, lowercase letters, digits and '-' "
+                             "(it is the MQTT username and a topic level)")
+        return value
+
+    @field_validator("serial", mode="before")
+    @classmethod
+    def _one_serial(cls, value: object) -> object:
+        return (value,) if isinstance(value, str) else value
+
+    @field_validator("state_dir", "scenario")
+    @classmethod
+    def _expand(cls, path: Path | None) -> Path | None:
+        return path.expanduser() if path else None
+
+    @model_validator(mode="after")
+    def _sim_needs_a_scenario(self) -> GatewaySettings:
         if self.ble == "sim" and self.scenario is None:
-            raise SettingsError("ble = 'sim' needs scenario = <path to a firmware_sim scenario>")
-        if self.heartbeat_s <= 0 or self.inflight < 1 or self.max_telemetry_rows < 1:
-            raise SettingsError("heartbeat_s, inflight and max_telemetry_rows must be positive")
+            raise ValueError("ble = 'sim' needs scenario = <a simulator scenario name or path>")
+        return self
 
     @property
     def db_path(self) -> Path:
         return self.state_dir / "gateway.sqlite3"
 
 
-def _build(cls: type[Any], data: dict[str, Any], where: str) -> Any:
-    known = {f.name: f for f in fields(cls)}
-    unknown = set(data) - set(known)
-    if unknown:
-        raise SettingsError(f"{where}: unknown key(s) {sorted(unknown)}")
-    values: dict[str, Any] = {}
-    for key, value in data.items():
-        if key == "mqtt":
-            value = _build(MqttSettings, value, f"{where}.mqtt")
-        elif key in ("state_dir", "scenario", "password_file"):
-            value = Path(value).expanduser()
-        elif key == "serial":
-            value = (value,) if isinstance(value, str) else tuple(value)
-        values[key] = value
-    try:
-        return cls(**values)
-    except TypeError as exc:
-        raise SettingsError(f"{where}: {exc}") from None
-
-
-def load(path: Path | None = None, **overrides: Any) -> GatewaySettings:
-    """Read ``path`` (TOML) if given, then apply non-None overrides (from command-line flags)."""
+def load(path: Path | None = None, **flags: Any) -> GatewaySettings:
+    """Read ``path`` (TOML) if given, then let each flag that is not None override its key
+    (``mqtt_port`` → ``[mqtt] port``); raise SettingsError naming every bad key."""
     data: dict[str, Any] = {}
     if path is not None:
         try:
             data = tomllib.loads(path.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise SettingsError(f"{path}: {exc}") from None
-    mqtt_over = {k[5:]: v for k, v in overrides.items() if k.startswith("mqtt_") and v is not None}
-    top_over = {k: v for k, v in overrides.items() if not k.startswith("mqtt_") and v is not None}
-    data.update(top_over)
-    if mqtt_over:
-        data["mqtt"] = {**data.get("mqtt", {}), **mqtt_over}
-    data.setdefault("state_dir", os.environ.get("PINGANLING_STATE_DIR", ".pinganling") +
-                    f"/gateway/{data.get('id', 'unnamed')}")
+    given = {k: v for k, v in flags.items() if v is not None}
+    from_flags = {k.removeprefix("mqtt_") for k in given if k.startswith("mqtt_")}
+    mqtt = {k.removeprefix("mqtt_"): v for k, v in given.items() if k.startswith("mqtt_")}
+    data.update({k: v for k, v in given.items() if not k.startswith("mqtt_")})
+    if mqtt:
+        file_mqtt = data.get("mqtt", {})
+        data["mqtt"] = {**file_mqtt, **mqtt} if isinstance(file_mqtt, dict) else file_mqtt
     if "id" not in data:
         raise SettingsError("the gateway needs an id (config 'id = ...' or --id)")
-    built: GatewaySettings = _build(GatewaySettings, data, str(path or "settings"))
-    return built
+    data.setdefault("state_dir", os.environ.get("PINGANLING_STATE_DIR", ".pinganling") +
+                    f"/gateway/{data['id']}")
+    try:
+        return GatewaySettings.model_validate(data)
+    except ValidationError as exc:
+        file = str(path) if path is not None else "settings"
+        lines = [_line(e, file, set(given) - {"mqtt"}, from_flags) for e in exc.errors()]
+        raise SettingsError("\n".join(lines)) from None
 
 
-def with_mqtt(settings: GatewaySettings, **changes: Any) -> GatewaySettings:
-    return replace(settings, mqtt=replace(settings.mqtt, **changes))
+def _line(error: ErrorDetails, file: str, top_flags: set[str], mqtt_flags: set[str]) -> str:
+    """``<file or "command line">: <dotted key>: <what is wrong>``."""
+    loc = tuple(str(part) for part in error["loc"])
+    flagged = bool(loc) and (loc[0] in top_flags or (loc[0] == "mqtt" and len(loc) > 1
+                                                    and loc[1] in mqtt_flags))
+    where = "command line" if flagged else file
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        known = MqttSettings.model_fields if loc[:1] == ("mqtt",) else GatewaySettings.model_fields
+        message = f"unknown key (known: {', '.join(known)})"
+    return f"{where}: {'.'.join(loc)}: {message}" if loc else f"{where}: {message}"

@@ -1,7 +1,9 @@
 """MQTT 5 uplink: persistent session, LWT, retained status, outbox pump, downlink handling.
 
 The outbox is the source of truth. This module only moves its rows to the broker (QoS 1, a bounded
-window in flight, alarms first) and turns downlink messages (acks, config, commands) into calls.
+window in flight, alarms first) and turns downlink messages (acks, config, commands) into calls:
+``on_config`` with each retained config, ``on_command`` with each command, whose result it
+publishes on ``Up.CMD_RESULT``. It sends whenever ``wake`` is set (the outbox sets it as it adds).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from kernel.backoff import Backoff
 from kernel.contract import (
     Ack,
     Command,
+    CommandResult,
     ContractError,
     Down,
     GatewayConfig,
@@ -42,8 +45,9 @@ class Uplink:
     """Keeps one MQTT session alive and pumps the outbox through it."""
 
     def __init__(self, settings: GatewaySettings, outbox: Outbox, counters: Counter[str], *,
+                 wake: asyncio.Event,
                  on_config: Callable[[GatewayConfig], Awaitable[None]],
-                 on_command: Callable[[Command], Awaitable[None]]) -> None:
+                 on_command: Callable[[Command], Awaitable[CommandResult]]) -> None:
         self.settings = settings
         self.topics = Topics(settings.mqtt.root)
         self.outbox = outbox
@@ -51,16 +55,15 @@ class Uplink:
         self.on_config = on_config
         self.on_command = on_command
         self.connected = asyncio.Event()
-        self._wake = asyncio.Event()
+        self._wake = wake
         self._client: aiomqtt.Client | None = None
         self._inflight: set[int] = set()
         self._sent_at: dict[int, float] = {}
         self._published_telemetry: list[int] = []
-        outbox.on_added = lambda kind: self._wake.set()
 
     def _client_for_session(self) -> aiomqtt.Client:
         s = self.settings
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = s.mqtt.session_expiry_s
         offline = Status(state="offline", version=__version__)
         client = aiomqtt.Client(
@@ -227,6 +230,7 @@ class Uplink:
             if payload:  # an empty retained message clears the config: keep the current one
                 await self.on_config(parse(GatewayConfig, payload))
         elif channel == Down.CMD:
-            await self.on_command(parse(Command, payload))
+            result = await self.on_command(parse(Command, payload))
+            await self.publish(Up.CMD_RESULT, dump(result))
         else:
             raise ContractError("bad_topic", f"not a downlink channel: {channel}")

@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hardware.errors import CatalogError
+from kernel.placement import Placement
 
 AxisMap = tuple[str, str, str]
 IDENTITY: Final[AxisMap] = ("x", "y", "z")
@@ -65,14 +66,6 @@ class Transport(StrEnum):
     BLE = "ble"
 
 
-class Placement(StrEnum):
-    """Where a wearable is worn (fall detection differs between waist and wrist)."""
-
-    WAIST = "waist"
-    WRIST = "wrist"
-    NONE = "none"
-
-
 # (mV, %) under a light load, ascending in mV.
 CR2032_CURVE: Final = ((2000, 0), (2200, 5), (2400, 10), (2500, 20), (2600, 30), (2700, 40),
                        (2800, 60), (2900, 80), (3000, 100))
@@ -91,7 +84,7 @@ class Model:
     name: str
     kind: DeviceKind
     transport: Transport
-    placement: Placement
+    placement: Placement | None  # where it is worn; None: not a wearable
     supervision_interval_s: float
     battery_curve: tuple[tuple[int, int], ...]
     low_battery_mv: int
@@ -115,7 +108,7 @@ class Model:
 
 
 def _rf(id_: str, name: str, kind: DeviceKind, life_years: float) -> Model:
-    return Model(id_, name, kind, Transport.SERIAL_RF, Placement.NONE, 900.0, CR2032_CURVE,
+    return Model(id_, name, kind, Transport.SERIAL_RF, None, 900.0, CR2032_CURVE,
                  2500, life_years * 365)
 
 

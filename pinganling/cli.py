@@ -10,16 +10,15 @@ from collections.abc import Sequence
 from types import ModuleType
 
 import firmware_sim.cli
-import gateway.cli
 import server.cli
 from kernel.services.system import MissingDependency
-from pinganling import demo, monitor
+from pinganling import demo, gateway_cli, monitor
 
 # name → (module with configure(parser) and run(args) -> int, help, default log level)
 COMMANDS: dict[str, tuple[ModuleType, str, str]] = {
     "demo": (demo, "run the whole platform locally with simulated homes", "WARNING"),
     "server": (server.cli, "the server: API, console, ingest, presence, housekeeping", "INFO"),
-    "gateway": (gateway.cli, "the home gateway and its local device commands", "INFO"),
+    "gateway": (gateway_cli, "the home gateway and its local device commands", "INFO"),
     "sim": (firmware_sim.cli, "simulated devices speaking the real wire bytes", "WARNING"),
     "monitor": (monitor, "print what gateways publish (and ack events)", "WARNING"),
 }

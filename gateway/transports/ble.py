@@ -46,8 +46,7 @@ class BleakLink:
             async with BleakClient(address, disconnected_callback=lambda _c: lost.set()) as client:
                 offered = {c.uuid for s in client.services for c in s.characteristics}
                 for uuid in (u for u in uuids if u in offered):
-                    await client.start_notify(
-                        uuid, lambda ch, data, _u=uuid: on_notify(address, _u, bytes(data)))
+                    await client.start_notify(uuid, _forward(on_notify, address, uuid))
                 await lost.wait()
         except (BleakError, OSError, TimeoutError) as exc:
             log.info("BLE %s: %s", address, exc)
@@ -57,6 +56,11 @@ class BleakLink:
 
         found = await BleakScanner.discover(timeout=timeout, return_adv=True)
         return [Advert(d.address, adv.local_name, adv.rssi) for d, adv in found.values()]
+
+
+def _forward(on_notify: Notify, address: str, uuid: str) -> Callable[[object, bytearray], None]:
+    """bleak's notification callback, (characteristic, data), as a ``Notify`` call."""
+    return lambda _char, data: on_notify(address, uuid, bytes(data))
 
 
 class MemoryBle:

@@ -16,8 +16,9 @@ import psycopg
 
 from analytics.bank import FallBank
 from analytics.events import DetectorEvent, FallEvent, FallResolved, FaultKind, SensorFault
-from hardware.catalog import MODELS, Placement
+from hardware.catalog import MODELS
 from kernel.contract import AccBlock, EventType
+from kernel.placement import Placement
 from server.alerts import engine
 from server.alerts.machine import transition
 from server.alerts.model import ACTIVE, SYSTEM, Action, AlertType, Priority
@@ -32,7 +33,7 @@ class FallWatch:
 
     def __init__(self, bank: FallBank | None = None) -> None:
         self.bank = bank or FallBank()
-        self.wearables: dict[str, tuple[str, str]] = {}  # uid → (gateway, placement)
+        self.wearables: dict[str, tuple[str, Placement]] = {}  # uid → (gateway, placement)
         self.counters: Counter[str] = Counter()
         self._refreshed = 0.0
 
@@ -41,8 +42,8 @@ class FallWatch:
         for uid, model_id, gw in conn.execute(
                 "SELECT uid, model, gateway_id FROM devices WHERE kind = 'wearable'"):
             model = MODELS.get(model_id)
-            if model is not None and model.placement != Placement.NONE and gw:
-                found[uid] = (gw, model.placement.value)
+            if model is not None and model.placement is not None and gw:
+                found[uid] = (gw, model.placement)
         for uid in set(self.wearables) - set(found):
             self.bank.remove(uid)
         self.wearables = found
@@ -60,7 +61,7 @@ class FallWatch:
                 self.counters["blocks_unknown_device"] += 1
                 continue
             if b.device not in self.bank:
-                self.bank.add(b.device, self.wearables[b.device][1], b.rate_hz)  # type: ignore[arg-type]
+                self.bank.add(b.device, self.wearables[b.device][1], b.rate_hz)
             ours.append(b)
         found = self.bank.process_acc(ours)
         touched: list[int] = []

@@ -19,6 +19,7 @@ import pytest
 
 from firmware_sim.link import PtyLink
 from gateway.app import Gateway
+from gateway.events import EventDraft
 from hardware.frames import Frame, MsgType, encode_frame, input_data
 from kernel.contract import Ack, Down, Event, EventType, Topics, dump
 from kernel.services.broker import BrokerAddress
@@ -114,7 +115,8 @@ async def test_a_wiped_gateway_restarted_under_its_id_raises_its_alarms(
             shutil.rmtree(settings.state_dir)  # a new SD card; same id, same MQTT session
             new = Gateway(settings)
             new.registry.pair(BUTTON_UID, "PB-433", "床头")
-            new.emit(EventType.PRESS, BUTTON_UID, dseq=1)  # pressed while it was booting: n=1
+            # pressed while it was booting: n=1
+            new.events.emit(EventDraft(EventType.PRESS, BUTTON_UID, dseq=1))
             async with running(new):
                 pty.write(press(seq=2))
                 await eventually(lambda: new.counters["events_press"] == 2, what="2nd press")
@@ -150,7 +152,7 @@ async def test_acks_of_another_incarnation_do_not_delete_events(
             aiomqtt.Client(mqtt_broker.host, mqtt_broker.port,
                            protocol=aiomqtt.ProtocolVersion.V5) as server:
         for _ in range(2):
-            gw.emit(EventType.PRESS, "rf-0a1b2c3d")
+            gw.events.emit(EventDraft(EventType.PRESS, "rf-0a1b2c3d"))
         await eventually(lambda: len(sub.by_id) == 2, what="both events published")
 
         async def ack(payload: Ack) -> None:

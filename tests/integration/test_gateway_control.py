@@ -1,4 +1,5 @@
-"""Wearables through the BLE seam, retained config without restart, commands, heartbeats."""
+"""Wearables through the BLE seam (in-process, and hosted by the app's ``--ble sim``), retained
+config without restart, commands, heartbeats."""
 
 from __future__ import annotations
 
@@ -32,8 +33,16 @@ from kernel.contract import (
     dump,
     parse,
 )
+from kernel.placement import Placement
 from kernel.services.broker import BrokerAddress
-from tests.fixtures.gateway import collecting, gateway_settings, running
+from pinganling.cli import main
+from tests.fixtures.gateway import (
+    GatewayProcess,
+    collecting,
+    gateway_settings,
+    running,
+    write_config,
+)
 from tests.fixtures.waiting import eventually
 
 ADDRESS = "C8:2E:47:0A:1B:2C"
@@ -61,7 +70,7 @@ async def raw_subscriber(broker: BrokerAddress, topics: Topics) -> AsyncIterator
             raw.ready.set()
             async for msg in client.messages:
                 channel = str(msg.topic).rsplit("/", 1)[1]
-                raw.by_channel.setdefault(channel, []).append(bytes(msg.payload))  # type: ignore[arg-type]
+                raw.by_channel.setdefault(channel, []).append(bytes(msg.payload))
 
     task = asyncio.create_task(run())
     await asyncio.wait_for(raw.ready.wait(), 10)
@@ -85,7 +94,7 @@ async def test_a_wearable_streams_acc_blocks_and_vitals(
             await memory.notify(ADDRESS, uuid, payload)
         await memory.notify(ADDRESS, ble.HEART_RATE_MEASUREMENT, b"\x10")  # truncated
         await memory.notify(ADDRESS, ble.ACCEL_CHAR, b"\x01\x02")
-        gw.flush_vitals()
+        gw.ble.flush_vitals()
         await eventually(lambda: len(raw.of(Up.ACC)) >= 4 and raw.of(Up.VITALS), what="telemetry")
     blocks = [AccBlock.decode(p) for p in raw.of(Up.ACC)]
     assert {b.device for b in blocks} == {UID}
@@ -97,6 +106,27 @@ async def test_a_wearable_streams_acc_blocks_and_vitals(
     assert vitals.device == UID
     assert any(r.hr and 40 < r.hr < 140 for r in vitals.readings)
     assert gw.counters["ble_malformed"] == 2
+
+
+async def test_the_app_hosts_a_scenarios_wearables_for_ble_sim(
+        tmp_path: Path, mqtt_broker: BrokerAddress, topics: Topics) -> None:
+    """``pinganling gateway run`` with ``ble = "sim"``: the demo's pendant streams to the
+    gateway through the in-memory link the app builds (the gateway knows no simulator)."""
+    pendant = "ble-c82e470a1b2c"
+    config = write_config(tmp_path / "gateway.toml", (
+        f'id = "gw-sim-0001"\nstate_dir = "{tmp_path / "state"}"\nble = "sim"\n'
+        f'scenario = "demo"\n[mqtt]\nhost = "{mqtt_broker.host}"\nport = {mqtt_broker.port}\n'
+        f'root = "{topics.root}"\n'))
+    assert main(["gateway", "pair", "-c", str(config), pendant, "WP-BLE"]) == 0
+    proc = GatewayProcess(config)
+    async with raw_subscriber(mqtt_broker, topics) as raw:
+        proc.start()
+        try:
+            await eventually(lambda: raw.of(Up.ACC), 30, "the pendant's accelerometer blocks")
+        finally:
+            proc.stop()
+    assert {AccBlock.decode(p).device for p in raw.of(Up.ACC)} == {pendant}
+    assert proc.logged("BLE sim")
 
 
 async def test_retained_config_pairs_devices_without_restart(
@@ -113,12 +143,12 @@ async def test_retained_config_pairs_devices_without_restart(
             async with aiomqtt.Client(mqtt_broker.host, mqtt_broker.port) as admin:
                 await admin.publish(topics.down(gw.settings.id, Down.CONFIG), dump(config),
                                     qos=1, retain=True)
-            await eventually(lambda: gw.config_rev == 2, what="config applied")
+            await eventually(lambda: gw.provisioning.config_rev == 2, what="config applied")
             pty.write(encode_frame(Frame(MsgType.PRESS, 0x0A1B2C3D, 2, -60, 2900,
                                          input_data())))
             await eventually(lambda: sub.events, what="the now-paired button's press")
-            assert gw.heartbeat().config_rev == 2
-            assert gw.heartbeat_s == 7
+            assert gw.heartbeats.build().config_rev == 2
+            assert gw.provisioning.heartbeat_s == 7
     finally:
         pty.close()
     assert [(e.device, e.dseq) for e in sub.events] == [("rf-0a1b2c3d", 2)]
@@ -152,6 +182,7 @@ async def test_edge_mode_finds_the_same_fall_as_the_server(
     """The demo pendant's fall, detected in the gateway and by the server's bank on the very
     blocks the gateway published: the same impact time."""
     from analytics.bank import FallBank
+    from analytics.events import FallEvent
     from firmware_sim.plan import Home
     from firmware_sim.routine import parse_clock
     from firmware_sim.scenarios import find_scenario
@@ -178,7 +209,9 @@ async def test_edge_mode_finds_the_same_fall_as_the_server(
     assert edge.is_alarm
     assert edge.data["edge"] is True
     server = FallBank()
-    server.add(pendant.uid, "waist", 50.0)
+    server.add(pendant.uid, Placement.WAIST, 50.0)
     found = server.process_acc(AccBlock.decode(p) for p in raw.of(Up.ACC))
-    falls = [f for f in found if type(f).__name__ == "FallEvent"]
-    assert [round(f.t_impact, 3) for f in falls] == [round(float(edge.data["t_impact"]), 3)]
+    falls = [f for f in found if isinstance(f, FallEvent)]
+    t_impact = edge.data["t_impact"]
+    assert isinstance(t_impact, float)
+    assert [round(f.t_impact, 3) for f in falls] == [round(t_impact, 3)]

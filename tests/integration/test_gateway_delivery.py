@@ -69,7 +69,7 @@ async def test_unpaired_devices_are_counted_and_listed_never_forwarded(
         await eventually(lambda: sub.events, what="the paired device's press")
         await eventually(lambda: gw.counters["frames"] == 3)
         heard = [(uid, count) for uid, count, _, _ in gw.registry.heard()]
-        assert gw.heartbeat().heard_unpaired == ["rf-deadbeef"]
+        assert gw.heartbeats.build().heard_unpaired == ["rf-deadbeef"]
     assert [e.device for e in sub.events] == [BUTTON_UID]
     assert gw.counters["frames_unpaired"] == 2
     assert heard == [("rf-deadbeef", 2)]

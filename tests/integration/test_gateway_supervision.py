@@ -47,7 +47,7 @@ async def test_a_failing_ble_stream_is_restarted_and_the_gateway_carries_on(
                                          input_data())))
             await eventually(lambda: len(sub.by_id) == 1, 10, "a press, still delivered")
             health = {h.name: h for h in gw.supervisor.health()}
-            counters = gw.heartbeat().counters
+            counters = gw.heartbeats.build().counters
     finally:
         pty.close()
     ble = health[f"ble {WEARABLE}"]

@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 from hardware.catalog import (
     MODELS,
     DeviceKind,
-    Placement,
     Transport,
     battery_mv,
     battery_percent,
@@ -19,6 +18,7 @@ from hardware.catalog import (
     rf_uid,
 )
 from hardware.errors import CatalogError, HardwareError
+from kernel.placement import Placement
 
 
 def test_models_cover_every_kind_with_consistent_fields() -> None:
@@ -40,7 +40,7 @@ def test_models_cover_every_kind_with_consistent_fields() -> None:
             assert m.placement in (Placement.WAIST, Placement.WRIST)
         else:
             assert m.sample_rate_hz is None
-            assert m.placement is Placement.NONE
+            assert m.placement is None
             assert m.full_mv == 3000  # CR2032
     assert get_model("WB-BLE").sample_rate_hz == get_model("WP-BLE").sample_rate_hz == 50
     assert get_model("WB-BLE").placement is Placement.WRIST

@@ -17,6 +17,7 @@ from hardware.catalog import (
     to_detector_frame,
 )
 from hardware.errors import CatalogError
+from kernel.placement import Placement
 
 
 def test_axis_maps_are_proper_signed_permutations() -> None:
@@ -46,16 +47,16 @@ def test_a_wearable_with_other_axes_gets_the_training_frame_events_once_mapped()
     rng = np.random.default_rng(12)
     streams = []
     for _ in range(3):
-        fall, _ = synth.fall(fs, "wrist", rng, after_s=20.0)
-        walk = synth.walking(fs, 20.0, synth.UPRIGHT["wrist"], rng, amp=0.8)
+        fall, _ = synth.fall(fs, Placement.WRIST, rng, after_s=20.0)
+        walk = synth.walking(fs, 20.0, synth.UPRIGHT[Placement.WRIST], rng, amp=0.8)
         streams.append(np.concatenate([walk, fall]))
     train = np.stack(streams)  # (devices, samples, 3) in the detector's frame
     device = train @ model.axis_matrix  # what the band itself reports (inverse map)
     assert not np.allclose(device, train)
-    params = load_params("wrist")
+    params = load_params(Placement.WRIST)
 
     def run(x: np.ndarray) -> list[tuple[object, ...]]:
-        events = FallDetector("wrist", fs, 3, params).process(x, 0.0)
+        events = FallDetector(Placement.WRIST, fs, 3, params).process(x, 0.0)
         return [(e.device, e.t_impact, e.confidence) for e in events
                 if isinstance(e, FallEvent)]
 

@@ -12,6 +12,7 @@ from analytics.datasets import Subject, Trial
 from analytics.days import DAY_HOURS, WearerStream, blend, format_days, join, summarise_days
 from analytics.degrade import Degradation
 from analytics.evaluate import wearer_stream
+from kernel.placement import Placement
 from tests.unit.test_fall_faults import alert_on_anything
 
 
@@ -35,27 +36,29 @@ def test_join_keeps_every_recording_and_adds_seams() -> None:
 
 
 def test_per_day_is_alerts_over_sixteen_hour_days() -> None:
-    streams = [WearerStream("ds", "wrist", "a", 4.0, 2), WearerStream("ds", "wrist", "b", 4.0, 0),
-               WearerStream("ds", "waist", "c", 32.0, 1)]
+    streams = [WearerStream("ds", Placement.WRIST, "a", 4.0, 2),
+               WearerStream("ds", Placement.WRIST, "b", 4.0, 0),
+               WearerStream("ds", Placement.WAIST, "c", 32.0, 1)]
     by = {r.placement: r for r in summarise_days(streams)}
-    assert by["wrist"].days == pytest.approx(8.0 / DAY_HOURS)
-    assert by["wrist"].false_alarms_per_day == pytest.approx(2 / (8.0 / 16.0))
-    assert by["wrist"].false_alarms_per_hour == pytest.approx(0.25)
-    assert by["wrist"].wearers == 2
-    assert by["wrist"].wearers_with_alerts == 1
-    assert by["waist"].false_alarms_per_day == pytest.approx(0.5)
+    assert by[Placement.WRIST].days == pytest.approx(8.0 / DAY_HOURS)
+    assert by[Placement.WRIST].false_alarms_per_day == pytest.approx(2 / (8.0 / 16.0))
+    assert by[Placement.WRIST].false_alarms_per_hour == pytest.approx(0.25)
+    assert by[Placement.WRIST].wearers == 2
+    assert by[Placement.WRIST].wearers_with_alerts == 1
+    assert by[Placement.WAIST].false_alarms_per_day == pytest.approx(0.5)
     assert "FA/wearer-day" in format_days(list(by.values()))
 
 
 def test_wearer_stream_runs_one_detector_over_the_joined_adls() -> None:
     rng = np.random.default_rng(3)
     fs = 50.0
-    walks = [synth.walking(fs, 30.0, synth.UPRIGHT["wrist"], rng, amp=1.2) for _ in range(3)]
-    fall, _ = synth.fall(fs, "wrist", rng)
-    trials = tuple(Trial("ds", "S1", "wrist", f"D01_S1_R0{i}", "D01", False, -1, fs, w)
+    up = synth.UPRIGHT[Placement.WRIST]
+    walks = [synth.walking(fs, 30.0, up, rng, amp=1.2) for _ in range(3)]
+    fall, _ = synth.fall(fs, Placement.WRIST, rng)
+    trials = tuple(Trial("ds", "S1", Placement.WRIST, f"D01_S1_R0{i}", "D01", False, -1, fs, w)
                    for i, w in enumerate(walks))
-    trials += (Trial("ds", "S1", "wrist", "F01_S1_R01", "F01", True, 100, fs, fall),)
-    subject = Subject("ds", "S1", "wrist", "young", Path("S1.npz"), trials)
+    trials += (Trial("ds", "S1", Placement.WRIST, "F01_S1_R01", "F01", True, 100, fs, fall),)
+    subject = Subject("ds", "S1", Placement.WRIST, "young", Path("S1.npz"), trials)
     params = alert_on_anything()
     w = wearer_stream(subject, params)
     assert w is not None

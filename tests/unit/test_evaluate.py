@@ -11,13 +11,14 @@ import pytest
 from analytics import boost, evaluate, tune
 from analytics.datasets import DatasetError, default_root, load_subject
 from analytics.evaluate import TrialOutcome, summarise_group
+from kernel.placement import Placement
 
 SUBSET = {"sisfall": ["SA02", "SE02"], "weda-fall": ["U01", "U21"]}
 
 
 def _outcome(is_fall: bool, onset: float | None, decisions: tuple[float, ...],
              duration: float = 15.0) -> TrialOutcome:
-    return TrialOutcome("ds", "waist", "S1", "t", is_fall, onset, duration, decisions)
+    return TrialOutcome("ds", Placement.WAIST, "S1", "t", is_fall, onset, duration, decisions)
 
 
 def test_protocol_window_delay_and_false_alarms() -> None:
@@ -59,7 +60,7 @@ def test_cli_on_two_subjects_per_dataset(tmp_path: Path,
     lines = capsys.readouterr().out.strip().splitlines()
     out = json.loads(lines[-1])
     rows = {(r["dataset"], r["placement"]): r for r in out["results"]}
-    assert set(rows) == {("sisfall", "waist"), ("weda-fall", "wrist")}
+    assert set(rows) == {("sisfall", Placement.WAIST), ("weda-fall", Placement.WRIST)}
     keys = {"sensitivity", "specificity", "false_alarms_per_hour", "median_delay_s", "falls",
             "adls"}
     for r in rows.values():
@@ -70,7 +71,7 @@ def test_cli_on_two_subjects_per_dataset(tmp_path: Path,
         assert r["sensitivity"] > 0.8
         assert r["specificity"] > 0.8
         assert 0 < r["median_delay_s"] < 10
-    assert 1.0 < rows[("sisfall", "waist")]["median_delay_s"] < 4.0
+    assert 1.0 < rows[("sisfall", Placement.WAIST)]["median_delay_s"] < 4.0
 
 
 def test_cli_reports_a_broken_file_instead_of_crashing(tmp_path: Path) -> None:

@@ -8,14 +8,14 @@ from analytics import synth
 from analytics.bank import DeviceBlock, FallBank
 from analytics.events import FallEvent, FaultKind, SensorFault
 from kernel.contract import AccBlock
+from kernel.placement import Placement
 from tests.unit.test_fall_detector import stub_params
 
 FS = 50.0
 
 
 def _bank() -> FallBank:
-    return FallBank({"waist": stub_params("waist"), "wrist": stub_params("wrist")},
-                    initial_rows=2)
+    return FallBank({p: stub_params(p) for p in Placement}, initial_rows=2)
 
 
 def _ticks(streams: dict[str, tuple[np.ndarray, float]], seconds: int) -> list[list[DeviceBlock]]:
@@ -32,14 +32,14 @@ def _ticks(streams: dict[str, tuple[np.ndarray, float]], seconds: int) -> list[l
 
 def test_bank_finds_the_fall_of_the_right_device_across_groups() -> None:
     rng = np.random.default_rng(0)
-    fall_w, impact = synth.fall(FS, "waist", rng, after_s=40.0)
-    fall_200, _ = synth.fall(200.0, "waist", rng, after_s=40.0)
-    walk = synth.walking(FS, 50.0, synth.UPRIGHT["wrist"], rng)
+    fall_w, impact = synth.fall(FS, Placement.WAIST, rng, after_s=40.0)
+    fall_200, _ = synth.fall(200.0, Placement.WAIST, rng, after_s=40.0)
+    walk = synth.walking(FS, 50.0, synth.UPRIGHT[Placement.WRIST], rng)
     bank = _bank()
-    bank.add("belt-1", "waist", FS)
-    bank.add("belt-2", "waist", 200.0)
+    bank.add("belt-1", Placement.WAIST, FS)
+    bank.add("belt-2", Placement.WAIST, 200.0)
     for i in range(5):
-        bank.add(f"watch-{i}", "wrist", FS)
+        bank.add(f"watch-{i}", Placement.WRIST, FS)
     streams = {"belt-1": (fall_w, FS), "belt-2": (fall_200, 200.0)}
     streams |= {f"watch-{i}": (walk, FS) for i in range(5)}
     events = [e for t in _ticks(streams, 45) for e in bank.process(t)]
@@ -52,14 +52,14 @@ def test_bank_finds_the_fall_of_the_right_device_across_groups() -> None:
 
 def test_rows_are_reused_and_a_new_device_starts_fresh() -> None:
     rng = np.random.default_rng(1)
-    fall, _ = synth.fall(FS, "waist", rng, after_s=30.0)
+    fall, _ = synth.fall(FS, Placement.WAIST, rng, after_s=30.0)
     bank = _bank()
-    bank.add("a", "waist", FS)
-    bank.add("b", "waist", FS)
+    bank.add("a", Placement.WAIST, FS)
+    bank.add("b", Placement.WAIST, FS)
     for tick in _ticks({"a": (fall, FS)}, 5):  # "a" is mid-walk when it leaves
         bank.process(tick)
     bank.remove("a")
-    bank.add("c", "waist", FS)  # takes over a's row
+    bank.add("c", Placement.WAIST, FS)  # takes over a's row
     events = [e for t in _ticks({"c": (fall, FS)}, 35) for e in bank.process(t)]
     assert [e.device for e in events if isinstance(e, FallEvent)] == ["c"]
     assert "a" not in bank
@@ -69,8 +69,8 @@ def test_rows_are_reused_and_a_new_device_starts_fresh() -> None:
 def test_rate_change_moves_the_device_and_reports_a_fault() -> None:
     rng = np.random.default_rng(2)
     bank = _bank()
-    bank.add("w", "wrist", FS)
-    x = synth.rest(100.0, 4.0, synth.UPRIGHT["wrist"], rng)
+    bank.add("w", Placement.WRIST, FS)
+    x = synth.rest(100.0, 4.0, synth.UPRIGHT[Placement.WRIST], rng)
     assert bank.process([DeviceBlock("w", 0.0, FS, x[:50])]) == []
     events = bank.process([DeviceBlock("w", 1.0, 100.0, x[:100])])
     assert [(e.kind, e.device) for e in events if isinstance(e, SensorFault)] == [
@@ -82,8 +82,8 @@ def test_rate_change_moves_the_device_and_reports_a_fault() -> None:
 
 def test_bad_blocks_are_counted_and_skipped() -> None:
     bank = _bank()
-    bank.add("w", "wrist", FS)
-    good = np.tile(synth.UPRIGHT["wrist"], (50, 1))
+    bank.add("w", Placement.WRIST, FS)
+    good = np.tile(synth.UPRIGHT[Placement.WRIST], (50, 1))
     bad = [
         DeviceBlock("nobody", 0.0, FS, good),
         DeviceBlock("w", 0.0, FS, good[:, :2]),
@@ -100,10 +100,10 @@ def test_bad_blocks_are_counted_and_skipped() -> None:
 
 def test_two_blocks_of_one_device_in_a_tick_run_in_order() -> None:
     rng = np.random.default_rng(3)
-    fall, _ = synth.fall(FS, "waist", rng, after_s=10.0)
+    fall, _ = synth.fall(FS, Placement.WAIST, rng, after_s=10.0)
     one, two = _bank(), _bank()
-    one.add("d", "waist", FS)
-    two.add("d", "waist", FS)
+    one.add("d", Placement.WAIST, FS)
+    two.add("d", Placement.WAIST, FS)
     seq = [DeviceBlock("d", i / FS, FS, fall[i : i + 25]) for i in range(0, len(fall) - 25, 25)]
     a = [e for b in seq for e in one.process([b])]
     b = [e for k in range(0, len(seq), 2) for e in two.process(seq[k : k + 2])]
@@ -115,10 +115,10 @@ def test_two_blocks_of_one_device_in_a_tick_run_in_order() -> None:
 
 def test_contract_acc_blocks_feed_the_bank() -> None:
     rng = np.random.default_rng(4)
-    fall, _ = synth.fall(FS, "waist", rng, after_s=10.0)
+    fall, _ = synth.fall(FS, Placement.WAIST, rng, after_s=10.0)
     counts = np.clip(np.round(fall * 256), -32768, 32767).astype(np.int16)
     bank = _bank()
-    bank.add("dev-1", "waist", FS)
+    bank.add("dev-1", Placement.WAIST, FS)
     events = []
     for s in range(len(counts) // 50):
         blk = AccBlock("dev-1", int(s * 1e6), s, FS, 1 / 256, counts[s * 50 : (s + 1) * 50])

@@ -10,6 +10,7 @@ from analytics.events import FallEvent, FaultKind, SensorFault
 from analytics.fall import FallDetector
 from analytics.features import FEATURE_NAMES
 from analytics.params import FallParams, ForestSpec
+from kernel.placement import Placement
 
 FS = 50.0
 
@@ -19,7 +20,7 @@ def alert_on_anything() -> FallParams:
     peak = FEATURE_NAMES.index("peak_g")
     model = ForestSpec(base=10.0, feature=[[peak, -1, -1]], threshold=[[0.0, 0.0, 0.0]],
                        value=[[0.0, 0.0, 0.0]])
-    return FallParams(placement="wrist", candidate_g=1.5, post_s=2.0, model=model,
+    return FallParams(placement=Placement.WRIST, candidate_g=1.5, post_s=2.0, model=model,
                       alert_threshold=0.0)
 
 
@@ -28,7 +29,7 @@ def _faults(events: list[object]) -> list[tuple[FaultKind, bool]]:
 
 
 def _feed(x: np.ndarray, block: int = 50, t0: float = 0.0) -> tuple[list[object], FallDetector]:
-    det = FallDetector("wrist", FS, x.shape[0], alert_on_anything())
+    det = FallDetector(Placement.WRIST, FS, x.shape[0], alert_on_anything())
     events: list[object] = []
     for i in range(0, x.shape[1], block):
         events += det.process(x[:, i : i + block], t0 + i / FS)
@@ -36,7 +37,7 @@ def _feed(x: np.ndarray, block: int = 50, t0: float = 0.0) -> tuple[list[object]
 
 
 def _quiet(seconds: float, rng: np.random.Generator) -> np.ndarray:
-    return synth.rest(FS, seconds, synth.UPRIGHT["wrist"], rng)
+    return synth.rest(FS, seconds, synth.UPRIGHT[Placement.WRIST], rng)
 
 
 def test_nan_burst_is_a_fault_and_never_a_fall() -> None:
@@ -65,7 +66,7 @@ def test_clean_spike_is_judged_by_the_same_model() -> None:
 
 def test_all_zero_stream_is_a_fault_without_falls() -> None:
     x = np.zeros((2, 3000, 3))
-    x[1, 1500:] = synth.UPRIGHT["wrist"]
+    x[1, 1500:] = synth.UPRIGHT[Placement.WRIST]
     x[1, 1600] = [4.0, 0.0, 0.0]  # a spike soon after the sensor came back
     events, _ = _feed(x)
     assert not [e for e in events if isinstance(e, FallEvent)]
@@ -96,7 +97,7 @@ def test_flatline_is_a_fault() -> None:
 
 def test_gap_in_time_restarts_the_stream_and_detection_continues() -> None:
     rng = np.random.default_rng(4)
-    det = FallDetector("wrist", FS, 1, alert_on_anything())
+    det = FallDetector(Placement.WRIST, FS, 1, alert_on_anything())
     events = det.process(_quiet(10, rng)[None], 0.0)
     later = _quiet(20, rng)
     later[300] = [3.0, 3.0, 3.0]
@@ -110,7 +111,7 @@ def test_gap_in_time_restarts_the_stream_and_detection_continues() -> None:
 def test_small_clock_jitter_is_not_a_gap() -> None:
     rng = np.random.default_rng(5)
     x = _quiet(20, rng)
-    det = FallDetector("wrist", FS, 1, alert_on_anything())
+    det = FallDetector(Placement.WRIST, FS, 1, alert_on_anything())
     events = []
     for k, i in enumerate(range(0, len(x), 50)):
         events += det.process(x[None, i : i + 50], i / FS + (0.03 if k % 2 else -0.02))

@@ -11,13 +11,14 @@ from analytics.degrade import resample
 from analytics.fall import FallDetector
 from analytics.offline import run_trial
 from analytics.params import FallParams, load_params
+from kernel.placement import Placement
 from tests.unit.test_fall_detector import _events_key, _run_blocks
 
 
 def _windows(rng: np.random.Generator, lay: feat.WindowLayout) -> np.ndarray:
     out = []
     for _ in range(6):
-        acc, impact = synth.fall(lay.fs, "wrist", rng)
+        acc, impact = synth.fall(lay.fs, Placement.WRIST, rng)
         out.append(acc[impact - lay.pre : impact + lay.post + 1])
     return np.stack(out)
 
@@ -44,7 +45,7 @@ def test_input_band_tells_the_model_the_input_rate() -> None:
 
 def _wrist_params() -> FallParams:
     """The shipped wrist model and threshold, judging from 1.5 g (more candidates to compare)."""
-    return load_params("wrist").model_copy(update={"candidate_g": 1.5})
+    return load_params(Placement.WRIST).model_copy(update={"candidate_g": 1.5})
 
 
 @pytest.mark.parametrize("fs", [20.0, 25.0, 100.0])
@@ -53,15 +54,15 @@ def test_wrist_features_and_events_are_split_invariant_at_other_rates(fs: float)
     params = _wrist_params()
     streams = []
     for d in range(3):
-        fall, _ = synth.fall(fs, "wrist", rng, after_s=70.0 if d % 2 else 10.0)
-        walk = synth.walking(fs, 40.0, synth.UPRIGHT["wrist"], rng, amp=0.9)
+        fall, _ = synth.fall(fs, Placement.WRIST, rng, after_s=70.0 if d % 2 else 10.0)
+        walk = synth.walking(fs, 40.0, synth.UPRIGHT[Placement.WRIST], rng, amp=0.9)
         streams.append(np.concatenate([walk, fall])[: int(50 * fs)])
     x = np.stack(streams)
 
     def detector() -> FallDetector:
-        return FallDetector("wrist", fs, 3, params, keep_candidates=True)
+        return FallDetector(Placement.WRIST, fs, 3, params, keep_candidates=True)
 
-    det_whole = FallDetector("wrist", fs, 3, params, max_block_s=1e6, keep_candidates=True)
+    det_whole = FallDetector(Placement.WRIST, fs, 3, params, max_block_s=1e6, keep_candidates=True)
     whole = det_whole.process(x, 1000.0)
     det_second, det_ragged = detector(), detector()
     by_second = _run_blocks(det_second, x, fs, [int(fs)] * 120)
@@ -78,12 +79,12 @@ def test_wrist_features_and_events_are_split_invariant_at_other_rates(fs: float)
 
 def test_twenty_hz_input_is_upsampled_with_its_look_ahead_in_the_decision_time() -> None:
     rng = np.random.default_rng(6)
-    acc50, impact = synth.fall(50.0, "wrist", rng)
+    acc50, impact = synth.fall(50.0, Placement.WRIST, rng)
     acc20 = resample(acc50, 50.0, 20.0)
     params = _wrist_params()
-    c50 = max(run_trial(acc50, 50.0, "wrist", params, keep_candidates=True).candidates,
+    c50 = max(run_trial(acc50, 50.0, Placement.WRIST, params, keep_candidates=True).candidates,
               key=lambda c: c.features[0])
-    c20 = max(run_trial(acc20, 20.0, "wrist", params, keep_candidates=True).candidates,
+    c20 = max(run_trial(acc20, 20.0, Placement.WRIST, params, keep_candidates=True).candidates,
               key=lambda c: c.features[0])
     assert abs(c50.t_impact - impact / 50.0) < 0.05
     assert abs(c20.t_impact - impact / 50.0) < 0.1

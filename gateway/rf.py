@@ -1,0 +1,43 @@
+"""RF frames in: a paired device's frame becomes an event once (its repeats are dropped);
+a frame from a device that is not paired is only counted and listed as heard."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+
+from gateway.emitter import Emit
+from gateway.events import RfDedupe, frame_event
+from gateway.registry import Registry
+from hardware.catalog import rf_uid
+from hardware.frames import Frame
+
+
+class RfIntake:
+    """What the serial transports call with every decoded frame (``on_frame``)."""
+
+    def __init__(self, registry: Registry, emit: Emit, counters: Counter[str], *,
+                 dedupe_s: float, clock: Callable[[], float] = time.time) -> None:
+        self.registry = registry
+        self.emit = emit
+        self.counters = counters
+        self.clock = clock
+        self.dedupe = RfDedupe(dedupe_s)
+
+    def on_frame(self, frame: Frame) -> None:
+        self.counters["frames"] += 1
+        uid = rf_uid(frame.device_id)
+        if self.registry.seen(uid, frame.rssi, frame.battery_mv) is None:
+            self.counters["frames_unpaired"] += 1
+            return
+        if not self.dedupe.first(uid, frame.seq, int(frame.type), self.clock()):
+            self.counters["frames_repeated"] += 1
+            return
+        draft = frame_event(frame, uid)
+        if draft is not None:
+            self.emit(draft)
+
+    def tidy(self) -> None:
+        """Forget first copies older than the dedupe window."""
+        self.dedupe.forget_before(self.clock() - self.dedupe.window_s)

@@ -1,0 +1,50 @@
+"""``pinganling gateway …``: the gateway's own command line, with one more BLE backend.
+
+``--ble sim --scenario NAME`` hosts a simulator scenario's wearables in this process: their
+notifications go through an in-memory BLE link (``MemoryBle``) that the gateway streams from as
+from a real adapter. The gateway package knows no simulator; the app, which knows both, adds it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from firmware_sim.scenarios import ScenarioRunner, find_scenario
+from gateway import cli as gateway_cli
+from gateway.settings import GatewaySettings
+from gateway.transports.ble import BleLink, MemoryBle
+
+log = logging.getLogger(__name__)
+
+configure = gateway_cli.configure
+
+
+@contextlib.asynccontextmanager
+async def simulated_ble(settings: GatewaySettings) -> AsyncIterator[BleLink | None]:
+    """The in-memory air, with the scenario's wearables playing onto it while the block runs."""
+    memory = MemoryBle()
+    runner = ScenarioRunner(find_scenario(str(settings.scenario)), ble_sink=memory.notify)
+    task = asyncio.create_task(runner.run(), name=f"simulated wearables ({settings.scenario})")
+    task.add_done_callback(_report)
+    try:
+        yield memory
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def _report(task: asyncio.Task[object]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s failed; the gateway goes on without them", task.get_name(),
+                  exc_info=task.exception())
+    elif not task.cancelled():
+        log.info("%s: the scenario ended", task.get_name())
+
+
+def run(args: argparse.Namespace) -> int:
+    return gateway_cli.run(args, {**gateway_cli.BLE_BACKENDS, "sim": simulated_ble})
