@@ -88,6 +88,8 @@ class Call:
 
 @dataclass(frozen=True, slots=True)
 class Dispatched:
+    """The alert after a dispatch, and the dispatch row (for its status updates)."""
+
     alert: Alert
     dispatch_id: int
 
