@@ -1,1 +1,2 @@
-"""Alerts: one state machine with an audit row per transition, correlation, escalation, feed."""
+"""Alerts: one state machine with an audit row per action, the service every caller acts through,
+correlation, escalation, the read side, the change feed."""

@@ -1,7 +1,8 @@
 """Escalation: P1/P2 alerts nobody claimed within N s; reminders for claimed ones left open.
 
-Safe on every server replica at once: each alert is escalated (or reminded) by the first
-transaction that locks it; the others skip it.
+This module finds the alerts that are due; the actions are the alert service's. Safe on every
+server replica at once: each alert is escalated (or reminded) by the first transaction that
+locks it; the others skip it.
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ from typing import Any
 
 import psycopg
 
-from server.alerts.machine import transition
-from server.alerts.model import SYSTEM, Action
+from server.alerts import service
 
 _UNCLAIMED = """
 SELECT id FROM alerts WHERE state = 'open' AND NOT escalated AND priority IN ('P1', 'P2')
@@ -32,13 +32,9 @@ def escalate(conn: psycopg.Connection[Any], unclaimed_s: float, remind_s: float,
     with conn.transaction():
         escalated = [r[0] for r in conn.execute(_UNCLAIMED, (unclaimed_s,)).fetchall()]
         for alert_id in escalated:
-            transition(conn, alert_id, Action.ESCALATE, SYSTEM,
-                       data={"reason": "unclaimed", "seconds": round(unclaimed_s)},
-                       note=f"not claimed within {unclaimed_s:.0f} s: supervisors notified")
+            service.escalate(conn, alert_id, unclaimed_s)
     with conn.transaction():
         reminded = [r[0] for r in conn.execute(_FORGOTTEN, (remind_s,)).fetchall()]
         for alert_id in reminded:
-            transition(conn, alert_id, Action.REMIND, SYSTEM,
-                       data={"reason": "unresolved", "minutes": round(remind_s / 60)},
-                       note=f"still unresolved {remind_s / 60:.0f} min after it was claimed")
+            service.remind(conn, alert_id, remind_s)
     return escalated, reminded

@@ -6,6 +6,7 @@ The NOTIFY channel is per schema, so several deployments (or tests) can share on
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -40,16 +41,22 @@ def changes_since(conn: psycopg.Connection[Any], seq: int, limit: int = 1000,
     higher number can be visible before a lower one. The feed stops before such a gap until the
     lower number commits; a gap still there after GAP_GRACE_S was a rolled-back transaction.
     """
-    rows = conn.execute("SELECT seq, alert_id, action, extract(epoch FROM clock_timestamp() - "
-                        "ts)::float8 FROM alert_changes WHERE seq > %s ORDER BY seq LIMIT %s",
-                        (seq, limit)).fetchall()
-    out, expected = [], seq + 1
-    for s, alert_id, action, age in rows:
+    rows = conn.execute("SELECT seq, extract(epoch FROM clock_timestamp() - ts)::float8, "
+                        "alert_id, action FROM alert_changes WHERE seq > %s ORDER BY seq "
+                        "LIMIT %s", (seq, limit)).fetchall()
+    return [{"seq": s, "alert_id": alert_id, "action": action}
+            for s, _age, alert_id, action in rows[:readable(rows, seq)]]
+
+
+def readable(rows: Sequence[Sequence[Any]], seq: int) -> int:
+    """How many of ``rows`` (``(seq, age in s, …)`` after ``seq``, in seq order) can be handed
+    out: up to the first gap younger than GAP_GRACE_S (see ``changes_since``)."""
+    expected = seq + 1
+    for n, (s, age, *_) in enumerate(rows):
         if s != expected and age < GAP_GRACE_S:
-            break
-        out.append({"seq": s, "alert_id": alert_id, "action": action})
+            return n
         expected = s + 1
-    return out
+    return len(rows)
 
 
 def safe_head(conn: psycopg.Connection[Any]) -> int:

@@ -1,47 +1,63 @@
-"""The alert state machine: one transition function, used by the API, the console and the engine.
+"""The alert state machine: a declarative rule table and the one way to change an alert.
 
-Every call writes one audit row (who, when, from, to, note), one change-feed row (and NOTIFY), and
-bumps the alert's version, in the caller's transaction or its own. Invalid transitions raise
-``InvalidTransition`` and change nothing.
+Every action — opening one included — is checked against ``RULES``: the states it is allowed
+from (``NEW``: no alert yet, the action creates one), the state it leads to, and who may take
+it. Each change locks the alert, checks, changes, writes one audit row (who, when, from, to,
+note) and one change-feed row (NOTIFY at commit), queues its notifications and bumps the
+version, all in one transaction (the caller's, or its own). A refused action raises
+(``NotFound``, ``Forbidden``, ``InvalidTransition``) and changes nothing.
+
+``open_alert`` creates, ``transition`` changes; an action that writes more than the alert (a
+dispatch row) runs ``locked`` → its own write → ``apply`` in one transaction (see
+``server.alerts.service``, which every caller goes through).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import psycopg
+from psycopg import pq, sql
 from psycopg.types.json import Jsonb
 
 from server.alerts import notify
 from server.alerts.feed import record_change
 from server.alerts.model import (
     ACTIVE,
+    SYSTEM,
     Action,
     Actor,
     Alert,
     AlreadyClaimed,
     Forbidden,
     InvalidTransition,
+    NewAlert,
     NotFound,
     Outcome,
     Priority,
     Role,
     State,
 )
+from server.scope import ALL, Scope
+
+NEW: Final = None  # the "state" before an alert exists: the source of a creating rule
 
 
 @dataclass(frozen=True, slots=True)
 class Rule:
     """Which states an action is allowed from, the state it leads to, and who may take it."""
 
-    sources: tuple[State, ...]
+    sources: tuple[State | None, ...]  # NEW (None): the action creates the alert
     target: State | None = None  # None: the state does not change
     system_only: bool = False
     holder_only: bool = False  # only the claimer (or a supervisor) may
 
 
 RULES: dict[Action, Rule] = {
+    Action.OPEN: Rule((NEW,), State.OPEN, system_only=True),
     Action.BUMP: Rule(ACTIVE, system_only=True),
     Action.CLAIM: Rule((State.OPEN,), State.CLAIMED),
     Action.RELEASE: Rule((State.CLAIMED,), State.OPEN, holder_only=True),
@@ -61,44 +77,94 @@ SYSTEM_OUTCOME = {Action.CANCEL: Outcome.CANCELLED_BY_RESIDENT,
                   Action.AUTO_RESOLVE: Outcome.CLEARED, Action.RESOLVE: Outcome.GENUINE}
 OPERATOR_OUTCOMES = frozenset(Outcome) - {Outcome.CLEARED, Outcome.CANCELLED_BY_RESIDENT}
 
+_COLUMNS = sql.SQL(Alert.COLUMNS)
+_INSERT = sql.SQL(
+    "INSERT INTO alerts (type, priority, correlation, region_id, home_id, resident_id, "
+    "gateway_id, device, title, details, event_count, first_event_at, last_event_at) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 1, now(), now()) "
+    "ON CONFLICT (correlation) WHERE state IN ('open', 'claimed', 'dispatched') DO NOTHING "
+    "RETURNING {}").format(_COLUMNS)
 
-def load(conn: psycopg.Connection[Any], alert_id: int, *, lock: bool = False) -> Alert:
-    sql = f"SELECT {Alert.COLUMNS} FROM alerts WHERE id = %s" + (" FOR UPDATE" if lock else "")
-    row = conn.execute(sql, (alert_id,)).fetchone()
+
+def load(conn: psycopg.Connection[Any], alert_id: int, *, lock: bool = False,
+         scope: Scope = ALL) -> Alert:
+    """The alert, if it exists within ``scope`` (else ``NotFound``: existence is not leaked);
+    ``lock``: FOR UPDATE, until the transaction ends."""
+    query = sql.SQL("SELECT {} FROM alerts a WHERE a.id = %s AND {}{}").format(
+        _COLUMNS, scope.where("a.region_id", unplaced=True),
+        sql.SQL(" FOR UPDATE" if lock else ""))
+    row = conn.execute(query, (alert_id,)).fetchone()
     if row is None:
         raise NotFound(f"no alert {alert_id}")
     return Alert.from_row(row)
 
 
+def open_alert(conn: psycopg.Connection[Any], new: NewAlert, actor: Actor = SYSTEM, *,
+               data: dict[str, Any] | None = None) -> Alert | None:
+    """Create an alert by the OPEN rule: insert, audit, notify. None when an alert for the same
+    incident (``correlation``) is active: the caller attaches to that one (BUMP)."""
+    with atomic(conn):
+        check(conn, None, Action.OPEN, actor)
+        row = conn.execute(_INSERT, (
+            new.type.value, new.priority.value, new.correlation, new.region_id, new.home_id,
+            new.resident_id, new.gateway_id, new.device, new.title, Jsonb(new.details),
+        )).fetchone()
+        if row is None:
+            return None
+        alert = Alert.from_row(row)
+        # The audit trail has no "new" state: an opening reads open → open.
+        audit(conn, alert.id, actor, Action.OPEN, State.OPEN, State.OPEN,
+              data={**(data or {}), "priority": alert.priority.value})
+        notify.enqueue(conn, alert.id, Action.OPEN)
+        return alert
+
+
+@contextmanager
+def atomic(conn: psycopg.Connection[Any]) -> Iterator[None]:
+    """A transaction of its own, or else the caller's as it is, without a savepoint: opening is
+    on the alarm path (the ingest's transaction), where a failure fails the caller's
+    transaction anyway — which then stores neither the alarm nor its alert."""
+    if conn.info.transaction_status == pq.TransactionStatus.IDLE:
+        with conn.transaction():
+            yield
+    else:
+        yield
+
+
 def transition(conn: psycopg.Connection[Any], alert_id: int, action: Action, actor: Actor, *,
-               note: str = "", data: dict[str, Any] | None = None,
+               scope: Scope = ALL, note: str = "", data: dict[str, Any] | None = None,
                outcome: Outcome | None = None, priority: Priority | None = None) -> Alert:
-    """Apply ``action`` to an alert as ``actor``; returns the alert as it is afterwards."""
+    """Apply ``action`` to an alert (within ``scope``) as ``actor``; returns it afterwards."""
     with conn.transaction():
-        alert = load(conn, alert_id, lock=True)
-        rule = RULES[action]
-        _check(conn, alert, action, rule, actor, outcome)
-        target = rule.target or alert.state
-        sets, args = _changes(action, actor, target, outcome, priority)
-        conn.execute(f"UPDATE alerts SET {', '.join(sets)}, version = version + 1 "
-                     "WHERE id = %s", (*args, alert_id))
-        audit(conn, alert_id, actor, action, alert.state, target, note,
-              {**(data or {}), **({"outcome": outcome.value} if outcome else {}),
-               **({"priority": priority.value} if priority else {})})
-        notify.enqueue(conn, alert_id, action)
-        return load(conn, alert_id)
+        alert = locked(conn, alert_id, action, actor, scope=scope, outcome=outcome)
+        return apply(conn, alert, action, actor, note=note, data=data, outcome=outcome,
+                     priority=priority)
 
 
-def _check(conn: psycopg.Connection[Any], alert: Alert, action: Action, rule: Rule,
-           actor: Actor, outcome: Outcome | None) -> None:
+def locked(conn: psycopg.Connection[Any], alert_id: int, action: Action, actor: Actor, *,
+           scope: Scope = ALL, outcome: Outcome | None = None) -> Alert:
+    """Lock the alert and check ``action`` on it (inside the caller's transaction)."""
+    alert = load(conn, alert_id, lock=True, scope=scope)
+    check(conn, alert, action, actor, outcome)
+    return alert
+
+
+def check(conn: psycopg.Connection[Any], alert: Alert | None, action: Action, actor: Actor,
+          outcome: Outcome | None = None) -> None:
+    """Raise unless ``actor`` may take ``action`` on ``alert`` (None: no alert yet)."""
+    rule = RULES[action]
     if rule.system_only and not actor.is_system:
         raise Forbidden(f"{action.value} is done by the system, not by users")
-    if action == Action.CLAIM and alert.claimed_by and alert.state in ACTIVE:
+    state = alert.state if alert is not None else NEW
+    if alert is not None and action == Action.CLAIM and alert.claimed_by \
+            and alert.state in ACTIVE:
         raise AlreadyClaimed(alert.id, holder_name(conn, alert.claimed_by))
-    if alert.state not in rule.sources:
-        allowed = ", ".join(s.value for s in rule.sources)
-        raise InvalidTransition(f"cannot {action.value} alert {alert.id}: it is "
-                                f"{alert.state.value} (allowed from: {allowed})")
+    if state not in rule.sources:
+        allowed = ", ".join("new" if s is NEW else s.value for s in rule.sources)
+        what = f"alert {alert.id}: it is {alert.state.value}" if alert else "a new alert"
+        raise InvalidTransition(f"cannot {action.value} {what} (allowed from: {allowed})")
+    if alert is None:
+        return  # creating: nobody holds it yet
     if rule.holder_only and not actor.oversees and alert.claimed_by != actor.id:
         holder = holder_name(conn, alert.claimed_by) if alert.claimed_by else "nobody"
         raise Forbidden(f"alert {alert.id} is claimed by {holder}; only they or a supervisor "
@@ -110,26 +176,44 @@ def _check(conn: psycopg.Connection[Any], alert: Alert, action: Action, rule: Ru
         raise InvalidTransition("resolve needs an outcome: " + ", ".join(sorted(OPERATOR_OUTCOMES)))
 
 
+def apply(conn: psycopg.Connection[Any], alert: Alert, action: Action, actor: Actor, *,
+          note: str = "", data: dict[str, Any] | None = None, outcome: Outcome | None = None,
+          priority: Priority | None = None) -> Alert:
+    """Change a locked, checked alert: update, audit, notify; returns it afterwards."""
+    target = RULES[action].target or alert.state
+    sets, args = _changes(action, actor, target, outcome, priority)
+    row = conn.execute(
+        sql.SQL("UPDATE alerts SET {}, version = version + 1 WHERE id = %s RETURNING {}")
+        .format(sql.SQL(", ").join(sets), _COLUMNS), (*args, alert.id)).fetchone()
+    assert row is not None  # locked
+    audit(conn, alert.id, actor, action, alert.state, target, note,
+          {**(data or {}), **({"outcome": outcome.value} if outcome else {}),
+           **({"priority": priority.value} if priority else {})})
+    notify.enqueue(conn, alert.id, action)
+    return Alert.from_row(row)
+
+
 def _changes(action: Action, actor: Actor, target: State, outcome: Outcome | None,
-             priority: Priority | None) -> tuple[list[str], list[Any]]:
-    sets, args = ["state = %s"], [target.value]
+             priority: Priority | None) -> tuple[list[sql.Composable], list[Any]]:
+    sets: list[sql.Composable] = [sql.SQL("state = %s")]
+    args: list[Any] = [target.value]
     if action == Action.CLAIM:
-        sets += ["claimed_by = %s", "claimed_at = now()",
-                 "answered_at = coalesce(answered_at, now())"]
+        sets += [sql.SQL("claimed_by = %s"), sql.SQL("claimed_at = now()"),
+                 sql.SQL("answered_at = coalesce(answered_at, now())")]
         args.append(actor.id)
     elif action == Action.RELEASE:
-        sets += ["claimed_by = NULL", "claimed_at = NULL"]
+        sets += [sql.SQL("claimed_by = NULL"), sql.SQL("claimed_at = NULL")]
     elif action in (Action.RESOLVE, Action.CANCEL, Action.AUTO_RESOLVE):
-        sets += ["closed_at = now()", "outcome = %s"]
+        sets += [sql.SQL("closed_at = now()"), sql.SQL("outcome = %s")]
         args.append((outcome or SYSTEM_OUTCOME[action]).value)
     elif action == Action.ESCALATE:
-        sets += ["escalated = true", "escalated_at = now()"]
+        sets += [sql.SQL("escalated = true"), sql.SQL("escalated_at = now()")]
     elif action == Action.REMIND:
-        sets += ["reminded_at = now()"]
+        sets += [sql.SQL("reminded_at = now()")]
     elif action == Action.BUMP:
-        sets += ["event_count = event_count + 1", "last_event_at = now()"]
+        sets += [sql.SQL("event_count = event_count + 1"), sql.SQL("last_event_at = now()")]
     elif action == Action.REPRIORITISE and priority is not None:
-        sets += ["priority = %s"]
+        sets += [sql.SQL("priority = %s")]
         args.append(priority.value)
     return sets, args
 

@@ -1,8 +1,9 @@
-"""Alert vocabulary: states, priorities, types, actions, outcomes, and who acts."""
+"""Alert vocabulary: states, priorities, types, actions, outcomes, calls and dispatches, who
+acts, and an alert as stored (``Alert``) or about to be (``NewAlert``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -96,6 +97,26 @@ class Outcome(StrEnum):
     CANCELLED_BY_RESIDENT = "cancelled_by_resident"  # cancel pressed in the window (system only)
 
 
+class CallOutcome(StrEnum):
+    ANSWERED = "answered"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    WRONG_NUMBER = "wrong_number"
+    VOICEMAIL = "voicemail"
+
+
+class DispatchKind(StrEnum):
+    CONTACT = "contact"
+    COMMUNITY_WORKER = "community_worker"
+    AMBULANCE = "ambulance"  # 120
+
+
+class DispatchStatus(StrEnum):
+    EN_ROUTE = "en_route"
+    ARRIVED = "arrived"
+    CANCELLED = "cancelled"
+
+
 class Role(StrEnum):
     OPERATOR = "operator"
     SUPERVISOR = "supervisor"
@@ -157,3 +178,19 @@ class Alert:
         values = list(row)
         values[1], values[2], values[3] = AlertType(row[1]), Priority(row[2]), State(row[3])
         return cls(*values)
+
+
+@dataclass(frozen=True, slots=True)
+class NewAlert:
+    """An alert to open: what, how urgent, for which incident (``correlation``), and where."""
+
+    type: AlertType
+    priority: Priority
+    correlation: str  # one active alert per correlation: a repeat attaches to it
+    title: str
+    region_id: int | None = None
+    home_id: int | None = None
+    resident_id: int | None = None
+    gateway_id: str | None = None
+    device: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)

@@ -1,15 +1,23 @@
-"""Read queries for the console: the live queue, history search, one alert in full, reports."""
+"""The read side of alerts: the live queue, history search, one alert in full, the live feed's
+pages, reports. Every read for a user is limited by their ``Scope`` (``server.scope``); alerts
+nobody could place (no region) are visible to everyone."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
+from server.alerts.feed import readable
+from server.alerts.model import NotFound
 from server.directory import contacts_of, residents_of_home
+from server.scope import ALL, Scope
 
-PRIORITY_ORDER = "CASE a.priority WHEN 'P1' THEN 1 WHEN 'P2' THEN 2 WHEN 'P3' THEN 3 ELSE 4 END"
+PRIORITY_ORDER = sql.SQL(
+    "CASE a.priority WHEN 'P1' THEN 1 WHEN 'P2' THEN 2 WHEN 'P3' THEN 3 ELSE 4 END")
 
 SUMMARY = """
 SELECT a.id, a.type, a.priority, a.state, a.escalated, a.title, a.event_count, a.opened_at,
@@ -21,47 +29,99 @@ FROM alerts a LEFT JOIN homes h ON h.id = a.home_id LEFT JOIN users u ON u.id = 
      LEFT JOIN regions reg ON reg.id = a.region_id
 """
 
+# The change feed after a seq, each change with its alert's summary where the scope shows it.
+_FEED = """
+SELECT c.seq, extract(epoch FROM clock_timestamp() - c.ts)::float8, c.alert_id, c.action, s.*
+FROM alert_changes c LEFT JOIN ({summary} WHERE {scope}) s ON s.id = c.alert_id
+WHERE c.seq > %s ORDER BY c.seq LIMIT %s
+"""
+
 
 def _rows(cur: psycopg.Cursor[Any]) -> list[dict[str, Any]]:
     cols = [d.name for d in cur.description or ()]
     return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
 
-def queue(conn: psycopg.Connection[Any], where: str, args: list[Any],
+def _summaries(where: sql.Composable, tail: sql.Composable | None = None) -> sql.Composed:
+    return sql.SQL("{} WHERE {}{}").format(sql.SQL(SUMMARY), where, tail or sql.SQL(""))
+
+
+def _visible(scope: Scope) -> sql.Composable:
+    return scope.where("a.region_id", unplaced=True)
+
+
+def queue(conn: psycopg.Connection[Any], scope: Scope,
           include_test: bool = False) -> list[dict[str, Any]]:
-    """Active alerts, most urgent first: priority, then age."""
-    test = "" if include_test else " AND a.priority <> 'TEST'"
-    return _rows(conn.execute(
-        f"{SUMMARY} WHERE a.state IN ('open', 'claimed', 'dispatched') AND {where}{test} "
-        f"ORDER BY {PRIORITY_ORDER}, a.opened_at", args))
+    """Active alerts in ``scope``, most urgent first: priority, then age."""
+    conds = [sql.SQL("a.state IN ('open', 'claimed', 'dispatched')"), _visible(scope)]
+    if not include_test:
+        conds.append(sql.SQL("a.priority <> 'TEST'"))
+    order = sql.SQL(" ORDER BY {}, a.opened_at").format(PRIORITY_ORDER)
+    return _rows(conn.execute(_summaries(sql.SQL(" AND ").join(conds), order)))
 
 
-def search(conn: psycopg.Connection[Any], where: str, args: list[Any], *, state: str | None,
+def search(conn: psycopg.Connection[Any], scope: Scope, *, state: str | None,
            priority: str | None, kind: str | None, text: str | None, since: datetime | None,
            until: datetime | None, limit: int, before_id: int | None) -> list[dict[str, Any]]:
-    """History: newest first, filtered; page with ``before_id``."""
-    conds, params = [where], list(args)
-    for column, value in (("a.state", state), ("a.priority", priority), ("a.type", kind)):
+    """History in ``scope``: newest first, filtered; page with ``before_id``."""
+    conds: list[sql.Composable] = [_visible(scope)]
+    params: list[Any] = []
+    filters = (("a.state = %s", state), ("a.priority = %s", priority), ("a.type = %s", kind),
+               ("a.opened_at >= %s", since), ("a.opened_at < %s", until))
+    for cond, value in filters:
         if value:
-            conds.append(f"{column} = %s")
+            conds.append(sql.SQL(cond))
             params.append(value)
     if text:
-        conds.append("(a.title ILIKE %s OR h.address ILIKE %s OR a.device ILIKE %s)")
+        conds.append(sql.SQL("(a.title ILIKE %s OR h.address ILIKE %s OR a.device ILIKE %s)"))
         params += [f"%{text}%"] * 3
-    for op, value in ((">=", since), ("<", until)):
-        if value:
-            conds.append(f"a.opened_at {op} %s")
-            params.append(value)
     if before_id:
-        conds.append("a.id < %s")
+        conds.append(sql.SQL("a.id < %s"))
         params.append(before_id)
-    return _rows(conn.execute(f"{SUMMARY} WHERE {' AND '.join(conds)} ORDER BY a.id DESC "
-                              "LIMIT %s", [*params, limit]))
+    return _rows(conn.execute(_summaries(sql.SQL(" AND ").join(conds),
+                                         sql.SQL(" ORDER BY a.id DESC LIMIT %s")),
+                              [*params, limit]))
 
 
-def summary(conn: psycopg.Connection[Any], alert_id: int) -> dict[str, Any] | None:
-    rows = _rows(conn.execute(f"{SUMMARY} WHERE a.id = %s", (alert_id,)))
+def summary(conn: psycopg.Connection[Any], alert_id: int,
+            scope: Scope = ALL) -> dict[str, Any] | None:
+    """One alert's summary; None if there is no such alert in ``scope``."""
+    rows = _rows(conn.execute(_summaries(sql.SQL("a.id = %s AND {}").format(_visible(scope))),
+                              (alert_id,)))
     return rows[0] if rows else None
+
+
+def visible(conn: psycopg.Connection[Any], alert_id: int, scope: Scope) -> dict[str, Any]:
+    """One alert's summary; ``NotFound`` (404) if there is no such alert in ``scope``: an alert
+    outside it looks exactly like one that does not exist."""
+    found = summary(conn, alert_id, scope)
+    if found is None:
+        raise NotFound(f"no alert {alert_id}")
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    """Changes after a seq that a scope may see, each with its alert's current summary."""
+
+    seq: int  # the last change read (seen or not): where the next page starts
+    changes: list[dict[str, Any]]  # {"seq", "alert_id", "action", "alert": summary}
+    full: bool  # the page was full: more may follow at once
+
+
+def feed_page(conn: psycopg.Connection[Any], scope: Scope, seq: int,
+              limit: int = 1000) -> FeedPage:
+    """One query for a page of the change feed joined with the summaries ``scope`` shows;
+    stops before a gap that may still commit (``server.alerts.feed.changes_since``)."""
+    cur = conn.execute(sql.SQL(_FEED).format(summary=sql.SQL(SUMMARY), scope=_visible(scope)),
+                       (seq, limit))
+    cols = [d.name for d in cur.description or ()][4:]
+    rows = cur.fetchall()
+    rows = rows[:readable(rows, seq)]
+    changes = [{"seq": s, "alert_id": alert_id, "action": action,
+                "alert": dict(zip(cols, alert, strict=True))}
+               for s, _age, alert_id, action, *alert in rows if alert[0] is not None]
+    return FeedPage(rows[-1][0] if rows else seq, changes, len(rows) == limit)
 
 
 def detail(conn: psycopg.Connection[Any], alert: dict[str, Any]) -> dict[str, Any]:
@@ -126,7 +186,10 @@ def answer_times(conn: psycopg.Connection[Any], since: datetime, until: datetime
         "percentile_cont(0.9) WITHIN GROUP (ORDER BY s) FROM t", [*args, since, until]).fetchone()
     assert row is not None
     total, answered, in60, in180, p50, p90 = row
-    share = (lambda n: round(n / total, 4) if total else None)  # noqa: E731
+
+    def share(n: int) -> float | None:
+        return round(n / total, 4) if total else None
+
     return {"since": since, "until": until, "alarms": total, "answered": answered,
             "within_60s": share(in60), "within_180s": share(in180),
             "p50_s": None if p50 is None else round(p50, 1),

@@ -19,6 +19,7 @@ from server.alerts.model import Role
 from server.auth.sessions import COOKIE, session_user
 from server.auth.users import User
 from server.fanout import Fanout
+from server.scope import Scope
 
 
 def pool(conn: HTTPConnection) -> ConnectionPool[Any]:
@@ -80,13 +81,9 @@ def require(*roles: Role) -> Callable[[User], User]:
 
 def region_filter(user: User, column: str = "region_id", *,
                   unplaced: bool = False) -> tuple[str, list[Any]]:
-    """SQL condition limiting rows to the user's regions (a street covers its communities).
+    """The user's scope as an SQL string and (empty) parameters, for f-string queries.
 
-    ``unplaced``: rows without a region pass too. Alerts use it: an alert nobody could place
-    (a gateway with no home yet) is in the unassigned queue that every operator sees.
+    Deprecated: a thin wrapper over ``server.scope.Scope`` kept until every route composes
+    ``Scope.of(user).where(column)`` with ``psycopg.sql`` itself.
     """
-    if user.sees_all_regions():
-        return "TRUE", []
-    regions = list(user.regions)
-    mine = f"{column} IN (SELECT id FROM regions WHERE id = ANY (%s) OR parent_id = ANY (%s))"
-    return (f"({mine} OR {column} IS NULL)" if unplaced else mine), [regions, regions]
+    return Scope.of(user).where(column, unplaced=unplaced).as_string(None), []

@@ -16,10 +16,11 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.encoders import jsonable_encoder
 
 from server.alerts import queries
-from server.alerts.feed import changes_since, safe_head
-from server.api.deps import LiveFanout, Pool, region_filter
+from server.alerts.feed import safe_head
+from server.api.deps import LiveFanout, Pool
 from server.auth.sessions import COOKIE, session_user
 from server.auth.users import User
+from server.scope import Scope
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["live"])
@@ -36,20 +37,12 @@ def _user_for(ws: WebSocket, pool: Any) -> User | None:
         return session_user(conn, token)
 
 
-def _changes(pool: Any, user: User, cursor: int) -> tuple[int, list[dict[str, Any]], bool]:
-    """Changes after ``cursor`` this user may see, each with the alert's current summary; and
-    whether the batch was full (more may follow at once)."""
-    where, args = region_filter(user, "a.region_id", unplaced=True)
-    out = []
+def _changes(pool: Any, scope: Scope, cursor: int) -> tuple[int, list[dict[str, Any]], bool]:
+    """Changes after ``cursor`` that ``scope`` shows, each with the alert's current summary
+    (one query per batch); and whether the batch was full (more may follow at once)."""
     with pool.connection() as conn:
-        batch = changes_since(conn, cursor, BATCH)
-        for change in batch:
-            cursor = change["seq"]
-            found = conn.execute(f"SELECT 1 FROM alerts a WHERE a.id = %s AND {where}",
-                                 [change["alert_id"], *args]).fetchone()
-            if found:
-                out.append({**change, "alert": queries.summary(conn, change["alert_id"])})
-    return cursor, out, len(batch) == BATCH
+        page = queries.feed_page(conn, scope, cursor, BATCH)
+    return page.seq, page.changes, page.full
 
 
 def _head(pool: Any) -> int:
@@ -76,7 +69,7 @@ async def live(ws: WebSocket, pool: Pool, fanout: LiveFanout) -> None:
     fanout.clients.add(wake)
     gone = asyncio.create_task(_closed(ws))
     try:
-        await _follow(ws, pool, user, cursor, wake, gone)
+        await _follow(ws, pool, Scope.of(user), cursor, wake, gone)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
@@ -90,11 +83,11 @@ async def _closed(ws: WebSocket) -> None:
         pass
 
 
-async def _follow(ws: WebSocket, pool: Any, user: User, cursor: int, wake: asyncio.Event,
+async def _follow(ws: WebSocket, pool: Any, scope: Scope, cursor: int, wake: asyncio.Event,
                   gone: asyncio.Task[None]) -> None:
     while not gone.done():
         while True:  # catch up in full batches before waiting again
-            cursor, changes, full = await asyncio.to_thread(_changes, pool, user, cursor)
+            cursor, changes, full = await asyncio.to_thread(_changes, pool, scope, cursor)
             for change in changes:
                 await ws.send_json(jsonable_encoder({"type": "change", **change}))
             if not full:

@@ -1,8 +1,8 @@
 """Falls and sensor faults from every streaming wearable, one batched detector tick at a time.
 
 A fall becomes a stored server event (type ``fall``) and through the alert engine a P1 alert;
-"got up" afterwards lowers that alert to P2 (still recorded); a sensor fault becomes a
-``sensor_fault`` event and a P3 alert.
+"got up" afterwards lowers that alert to P2 (still recorded; the alert service's
+``reprioritise``); a sensor fault becomes a ``sensor_fault`` event and a P3 alert.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from analytics.events import DetectorEvent, FallEvent, FallResolved, FaultKind, 
 from hardware.catalog import MODELS
 from kernel.contract import AccBlock, EventType
 from kernel.placement import Placement
-from server.alerts import engine
-from server.alerts.machine import transition
-from server.alerts.model import ACTIVE, SYSTEM, Action, AlertType, Priority
+from server.alerts import engine, service
+from server.alerts.model import ACTIVE, SYSTEM, AlertType, Priority
+from server.scope import ALL
 from server.store import insert_server_event
 
 log = logging.getLogger(__name__)
@@ -97,9 +97,9 @@ class FallWatch:
         if row is None:
             return []
         if event.got_up and row[1] == Priority.P1.value:
-            transition(conn, row[0], Action.REPRIORITISE, SYSTEM, priority=Priority.P2,
-                       note=f"got up: upright and moving {event.active_s:.0f} s after the fall")
+            service.reprioritise(conn, row[0], Priority.P2, note=f"got up: upright and moving "
+                                 f"{event.active_s:.0f} s after the fall")
         elif not event.got_up:
-            transition(conn, row[0], Action.NOTE, SYSTEM,
-                       note="no recovery after the fall: still down")
+            service.note(conn, SYSTEM, row[0], "no recovery after the fall: still down",
+                         scope=ALL)
         return [int(row[0])]

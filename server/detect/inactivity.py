@@ -30,7 +30,8 @@ from analytics.inactivity import (
     evaluate_rules,
     fit_learned,
 )
-from server.alerts import engine
+from server.alerts import service
+from server.alerts.context import resident_context
 from server.alerts.model import AlertType, Priority
 
 log = logging.getLogger(__name__)
@@ -141,10 +142,11 @@ def _act(conn: psycopg.Connection[Any], events: list[InactivityEvent],
         elif e.outcome == Outcome.ALARM:
             log.warning("inactivity: resident %d, rule %s, %d min", resident, e.rule,
                         e.inactive_min)
-            ctx = engine.resident_context(conn, resident)
+            ctx = resident_context(conn, resident)
             with conn.transaction():
-                touched.append(engine.raise_alert(conn, AlertType.INACTIVITY, Priority.P2, ctx, {
-                    "rule": e.rule, "inactive_min": e.inactive_min}))
+                touched.append(service.raise_alert(
+                    conn, AlertType.INACTIVITY, Priority.P2, ctx,
+                    {"rule": e.rule, "inactive_min": e.inactive_min}).alert.id)
     return touched
 
 

@@ -14,7 +14,8 @@ import numpy as np
 import psycopg
 
 from analytics.vitals import VitalLimits, evaluate_vitals
-from server.alerts import engine
+from server.alerts import service
+from server.alerts.context import contexts
 from server.alerts.model import AlertType, Priority
 
 log = logging.getLogger(__name__)
@@ -64,11 +65,11 @@ def vitals_pass(conn: psycopg.Connection[Any], raised: set[tuple[int, str, float
         if not e.active or key in raised:
             continue
         raised.add(key)
-        ctx = engine.contexts(conn, [per[int(e.resident)]["device"]])
+        ctx = contexts(conn, [per[int(e.resident)]["device"]])
         context = next(iter(ctx.values()))
         log.warning("vital signs: resident %s %s %.0f since %.0f", e.resident, e.kind.value,
                     e.value, e.t_since)
         with conn.transaction():
-            touched.append(engine.raise_alert(conn, AlertType.VITALS, Priority.P2, context, {
-                "kind": e.kind.value, "value": round(e.value, 1), "since": e.t_since}))
+            touched.append(service.raise_alert(conn, AlertType.VITALS, Priority.P2, context, {
+                "kind": e.kind.value, "value": round(e.value, 1), "since": e.t_since}).alert.id)
     return touched

@@ -11,6 +11,7 @@ import pytest
 
 from kernel.contract import EventType
 from server.alerts import engine
+from server.alerts.context import Context, raised_priority
 from server.alerts.escalation import escalate
 from server.alerts.machine import load, transition
 from server.alerts.model import (
@@ -164,10 +165,10 @@ def test_escalation_and_reminders_are_audited_and_notify_webhooks(world: World) 
 
 
 def test_care_tags_raise_p2_and_technical_alerts_are_per_device(world: World) -> None:
-    ctx = engine.Context(resident_id=1, care_tags=("高龄", "独居"))
-    assert engine.raised_priority(Priority.P2, ctx) == Priority.P1
-    assert engine.raised_priority(Priority.P2, engine.Context(care_tags=("独居",))) == Priority.P2
-    assert engine.raised_priority(Priority.P3, ctx) == Priority.P3
+    ctx = Context(resident_id=1, care_tags=("高龄", "独居"))
+    assert raised_priority(Priority.P2, ctx) == Priority.P1
+    assert raised_priority(Priority.P2, Context(care_tags=("独居",))) == Priority.P2
+    assert raised_priority(Priority.P3, ctx) == Priority.P3
     with world.connect() as conn:
         (low,) = store(conn, EventType.LOW_BATTERY, CORD)
         (tamper,) = store(conn, EventType.TAMPER, CORD, open=True)

@@ -1,0 +1,263 @@
+"""Every alert action, one function each: routes, the engine, escalation and the detectors call
+these, and nothing else changes an alert.
+
+Each takes a connection, the actor (user actions) and typed arguments, and does the whole
+action in one transaction (the caller's, or its own): lock the alert — within the caller's
+``scope``: an alert outside it is ``NotFound``, as if it did not exist — check the action
+against the rule table (``server.alerts.machine.RULES``; opening too), change, audit, notify.
+It returns a typed result (mostly the alert afterwards) or raises an ``AlertError``
+(``NotFound``, ``Forbidden``, ``InvalidTransition``) that the API maps to one HTTP status.
+
+========================  ===========  ===================================================
+action                    who          function
+========================  ===========  ===================================================
+open, or attach (bump)    system       ``raise_alert``
+claim, release            users        ``claim``, ``release``
+note                      anyone       ``note``
+call, dispatch            the holder   ``call``, ``dispatch``, ``dispatch_status``
+key-safe code             users        ``reveal_key_safe``
+resolve                   the holder   ``resolve``
+resident's cancel         system       ``cancel``
+escalate, remind          system       ``escalate``, ``remind``
+auto-resolve, priority    system       ``auto_resolve``, ``reprioritise``
+========================  ===========  ===================================================
+
+"The holder": whoever claimed the alert, or a supervisor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from server.alerts import machine
+from server.alerts.context import Context, raised_priority
+from server.alerts.model import (
+    ACTIVE,
+    SYSTEM,
+    Action,
+    Actor,
+    Alert,
+    AlertType,
+    CallOutcome,
+    DispatchKind,
+    DispatchStatus,
+    NewAlert,
+    NotFound,
+    Outcome,
+    Priority,
+    State,
+)
+from server.scope import Scope
+
+CANCEL_WINDOW_S = 30.0
+_OPEN_ATTEMPTS = 3  # open, or attach to the active alert; again if that one closed meanwhile
+
+_ACTIVE_BY_CORRELATION = """
+SELECT id FROM alerts WHERE correlation = %s AND state = ANY (%s) FOR UPDATE
+"""
+
+# The active panic alert of an incident; whether only this device's events raised it.
+_CANCELLABLE = """
+SELECT a.id, a.state, extract(epoch FROM now() - a.opened_at)::float8, NOT EXISTS (
+    SELECT 1 FROM alert_events ae JOIN events e ON e.id = ae.event_id
+    WHERE ae.alert_id = a.id AND e.device <> %s AND e.type <> 'cancel')
+FROM alerts a WHERE a.correlation = %s AND a.state = ANY (%s)
+FOR UPDATE OF a
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Raised:
+    """The alert an incident raised, and whether it opened it or attached to the active one."""
+
+    alert: Alert
+    opened: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A call an operator made for an alert."""
+
+    outcome: CallOutcome
+    contact_id: int | None = None
+    number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatched:
+    """The alert after a dispatch, and the dispatch row (for its status updates)."""
+
+    alert: Alert
+    dispatch_id: int
+
+
+# ---- system: opening, the resident's cancel, the engine's and escalation's actions ----
+
+def raise_alert(conn: psycopg.Connection[Any], kind: AlertType, priority: Priority,
+                ctx: Context, details: dict[str, Any] | None = None, *,
+                event_id: str | None = None) -> Raised:
+    """Open an alert for an incident (by the OPEN rule), or attach to the active one for the
+    same incident (BUMP); link the event that raised it, if any."""
+    new = NewAlert(kind, raised_priority(priority, ctx), ctx.correlation(kind), ctx.title(kind),
+                   ctx.region_id, ctx.home_id, ctx.resident_id, ctx.gateway_id, ctx.device,
+                   details or {})
+    with machine.atomic(conn):
+        raised = _open_or_attach(conn, new, event_id)
+        if event_id is not None:
+            _link_event(conn, raised.alert.id, event_id)
+        return raised
+
+
+def _open_or_attach(conn: psycopg.Connection[Any], new: NewAlert,
+                    event_id: str | None) -> Raised:
+    for _ in range(_OPEN_ATTEMPTS):
+        opened = machine.open_alert(conn, new, data={"event": event_id})
+        if opened is not None:
+            return Raised(opened, True)
+        row = conn.execute(_ACTIVE_BY_CORRELATION,
+                           (new.correlation, [s.value for s in ACTIVE])).fetchone()
+        if row is not None:  # locked and active: the bump cannot be refused
+            return Raised(machine.transition(conn, row[0], Action.BUMP, SYSTEM,
+                                             data={"event": event_id}), False)
+    raise RuntimeError(f"incident {new.correlation}: its active alert kept closing while "
+                       f"{_OPEN_ATTEMPTS} attempts tried to attach to it")
+
+
+def _link_event(conn: psycopg.Connection[Any], alert_id: int, event_id: str) -> None:
+    conn.execute("INSERT INTO alert_events VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                 (alert_id, event_id))
+
+
+def cancel(conn: psycopg.Connection[Any], ctx: Context, event_id: str,
+           device: str) -> Alert | None:
+    """The resident pressed cancel: within CANCEL_WINDOW_S an open panic alert raised by this
+    device alone is cancelled; otherwise the cancel is recorded on it for the operator to
+    judge. None when the resident has no active panic alert."""
+    with conn.transaction():
+        row = conn.execute(_CANCELLABLE, (device, ctx.correlation(AlertType.PANIC),
+                                          [s.value for s in ACTIVE])).fetchone()
+        if row is None:
+            return None
+        alert_id, state, age, own = int(row[0]), State(row[1]), float(row[2]), bool(row[3])
+        _link_event(conn, alert_id, event_id)
+        if state == State.OPEN and age <= CANCEL_WINDOW_S and own:
+            return machine.transition(conn, alert_id, Action.CANCEL, SYSTEM,
+                                      data={"event": event_id, "reason": "resident_cancel"},
+                                      note="resident pressed cancel")
+        return machine.transition(
+            conn, alert_id, Action.NOTE, SYSTEM,
+            data={"event": event_id, "reason": "late_cancel", "seconds": round(age)},
+            note=f"resident pressed cancel {age:.0f} s after the alarm")
+
+
+def auto_resolve(conn: psycopg.Connection[Any], alert_id: int, *, reason: str,
+                 note: str) -> Alert:
+    """The condition went away by itself (outcome ``cleared``)."""
+    return machine.transition(conn, alert_id, Action.AUTO_RESOLVE, SYSTEM,
+                              data={"reason": reason}, note=note)
+
+
+def escalate(conn: psycopg.Connection[Any], alert_id: int, unclaimed_s: float) -> Alert:
+    """Nobody claimed it within ``unclaimed_s``: flag it, notify supervisors (webhooks)."""
+    return machine.transition(conn, alert_id, Action.ESCALATE, SYSTEM,
+                              data={"reason": "unclaimed", "seconds": round(unclaimed_s)},
+                              note=f"not claimed within {unclaimed_s:.0f} s: "
+                                   "supervisors notified")
+
+
+def remind(conn: psycopg.Connection[Any], alert_id: int, remind_s: float) -> Alert:
+    """Claimed but still unresolved ``remind_s`` later."""
+    return machine.transition(conn, alert_id, Action.REMIND, SYSTEM,
+                              data={"reason": "unresolved", "minutes": round(remind_s / 60)},
+                              note=f"still unresolved {remind_s / 60:.0f} min after it was "
+                                   "claimed")
+
+
+def reprioritise(conn: psycopg.Connection[Any], alert_id: int, priority: Priority,
+                 note: str) -> Alert:
+    return machine.transition(conn, alert_id, Action.REPRIORITISE, SYSTEM, priority=priority,
+                              note=note)
+
+
+# ---- users (and the system, for notes) ----
+
+def claim(conn: psycopg.Connection[Any], actor: Actor, alert_id: int, *,
+          scope: Scope) -> Alert:
+    """Take the alert; ``AlreadyClaimed`` (naming the holder) if someone else has it."""
+    return machine.transition(conn, alert_id, Action.CLAIM, actor, scope=scope)
+
+
+def release(conn: psycopg.Connection[Any], actor: Actor, alert_id: int, *,
+            scope: Scope) -> Alert:
+    """Give a claimed alert back to the queue."""
+    return machine.transition(conn, alert_id, Action.RELEASE, actor, scope=scope)
+
+
+def note(conn: psycopg.Connection[Any], actor: Actor, alert_id: int, text: str, *,
+         scope: Scope, data: dict[str, Any] | None = None) -> Alert:
+    return machine.transition(conn, alert_id, Action.NOTE, actor, scope=scope, note=text,
+                              data=data)
+
+
+def call(conn: psycopg.Connection[Any], actor: Actor, alert_id: int, made: Call,
+         note: str = "", *, scope: Scope) -> Alert:
+    """Record a call made for the alert and its outcome."""
+    data = {"outcome": made.outcome.value, "contact_id": made.contact_id,
+            "number": made.number}
+    return machine.transition(conn, alert_id, Action.CALL, actor, scope=scope, note=note,
+                              data=data)
+
+
+def dispatch(conn: psycopg.Connection[Any], actor: Actor, alert_id: int, kind: DispatchKind,
+             target: str = "", note: str = "", *, scope: Scope) -> Dispatched:
+    """Send someone (a contact, the community worker, an ambulance): a dispatch row and the
+    DISPATCH transition, together."""
+    with conn.transaction():
+        alert = machine.locked(conn, alert_id, Action.DISPATCH, actor, scope=scope)
+        row = conn.execute("INSERT INTO dispatches (alert_id, kind, target, created_by) "
+                           "VALUES (%s, %s, %s, %s) RETURNING id",
+                           (alert_id, kind.value, target, actor.id)).fetchone()
+        assert row is not None
+        after = machine.apply(conn, alert, Action.DISPATCH, actor, note=note, data={
+            "dispatch": row[0], "kind": kind.value, "target": target})
+        return Dispatched(after, int(row[0]))
+
+
+def dispatch_status(conn: psycopg.Connection[Any], actor: Actor, alert_id: int,
+                    dispatch_id: int, status: DispatchStatus, note: str = "", *,
+                    scope: Scope) -> Alert:
+    """A dispatch is en route, has arrived, or was called off."""
+    with conn.transaction():
+        alert = machine.load(conn, alert_id, lock=True, scope=scope)
+        if conn.execute("SELECT 1 FROM dispatches WHERE id = %s AND alert_id = %s",
+                        (dispatch_id, alert_id)).fetchone() is None:
+            raise NotFound(f"no dispatch {dispatch_id} on alert {alert_id}")
+        machine.check(conn, alert, Action.DISPATCH_STATUS, actor)
+        conn.execute("UPDATE dispatches SET status = %s, updated_at = now() WHERE id = %s",
+                     (status.value, dispatch_id))
+        return machine.apply(conn, alert, Action.DISPATCH_STATUS, actor, note=note,
+                             data={"dispatch": dispatch_id, "status": status.value})
+
+
+def reveal_key_safe(conn: psycopg.Connection[Any], actor: Actor, alert_id: int, *,
+                    scope: Scope) -> str:
+    """The code of the alert's home's key safe; every reveal is an audit row."""
+    with conn.transaction():
+        alert = machine.locked(conn, alert_id, Action.REVEAL_KEY_SAFE, actor, scope=scope)
+        row = conn.execute("SELECT key_safe_code FROM homes WHERE id = %s",
+                           (alert.home_id,)).fetchone()
+        if row is None or row[0] is None:
+            raise NotFound("this home has no key safe on record")
+        machine.apply(conn, alert, Action.REVEAL_KEY_SAFE, actor)
+        return str(row[0])
+
+
+def resolve(conn: psycopg.Connection[Any], actor: Actor, alert_id: int, outcome: Outcome,
+            note: str = "", *, scope: Scope) -> Alert:
+    """Close the alert with an operator's outcome (genuine, false alarm, …)."""
+    return machine.transition(conn, alert_id, Action.RESOLVE, actor, scope=scope,
+                              outcome=outcome, note=note)
+
