@@ -1,13 +1,17 @@
-"""Region scope: which rows a user may see, as a condition composed with ``psycopg.sql``.
+"""Which rows a user may see: the regions they work for, as a ``psycopg.sql`` condition.
 
-A user with regions sees those regions and, for a street (街道), its communities (社区); a user
-without regions (an admin, a supervisor of the whole service) sees everything::
+A user with regions sees those regions and their sub-regions (a 街道 covers its 社区); a user
+without any (supervisors, admins) sees everything. Every read or action limited to a user's
+regions — alerts, the live feed, the directory, charts, reports — composes ``Scope.where``
+into its query::
 
     scope = Scope.of(user)
-    conn.execute(sql.SQL("SELECT … FROM homes h WHERE {}").format(scope.where("h.region_id")))
+    conn.execute(sql.SQL("SELECT … FROM homes h WHERE {} AND h.id = %s")
+                 .format(scope.where("h.region_id")), (home_id,))
 
-The region ids are bound into the condition as literals, so it composes with ``%s``
-parameters of the rest of the query and never passes through an f-string.
+``where`` returns a self-contained ``sql.Composable``: the region ids travel in it as
+``sql.Literal`` values (integers, nothing to escape), so it composes into any query, next to
+that query's own ``%s`` parameters, with no parameter list to keep in step.
 """
 
 from __future__ import annotations
@@ -23,29 +27,37 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """The regions a user sees (``None``: all of them)."""
+    """The regions someone may see; ``regions`` None means every region."""
 
     regions: tuple[int, ...] | None
 
     @classmethod
     def of(cls, user: User) -> Scope:
-        return cls(None if user.sees_all_regions() else tuple(user.regions))
+        """The user's scope: their regions (with sub-regions), or everything."""
+        return cls.everywhere() if user.sees_all_regions() else cls(tuple(sorted(user.regions)))
+
+    @classmethod
+    def everywhere(cls) -> Scope:
+        """No limit: the system, supervisors, admins."""
+        return cls(None)
+
+    @property
+    def unlimited(self) -> bool:
+        return self.regions is None
 
     def where(self, column: str, *, unplaced: bool = False) -> sql.Composable:
-        """The condition on ``column`` (``"alias.column"`` or ``"column"``) of a region id.
+        """The condition ``column`` (a region id, e.g. ``"a.region_id"``) is in this scope.
 
-        ``unplaced``: rows whose region is NULL pass too (alerts nobody could place are in the
-        unassigned queue every operator sees; gateways without a home yet).
+        ``unplaced``: rows without a region pass too. Alerts use it: an alert nobody could
+        place (a gateway with no home yet) is in the unassigned queue every operator sees.
         """
         if self.regions is None:
             return sql.SQL("TRUE")
+        col = sql.Identifier(*column.split("."))
         ids = sql.Literal(list(self.regions))
         mine = sql.SQL("{col} IN (SELECT id FROM regions WHERE id = ANY ({ids}) "
-                       "OR parent_id = ANY ({ids}))").format(col=_column(column), ids=ids)
-        if unplaced:
-            return sql.SQL("({mine} OR {col} IS NULL)").format(mine=mine, col=_column(column))
-        return mine
+                       "OR parent_id = ANY ({ids}))").format(col=col, ids=ids)
+        return sql.SQL("({} OR {} IS NULL)").format(mine, col) if unplaced else mine
 
 
-def _column(name: str) -> sql.Identifier:
-    return sql.Identifier(*name.split("."))
+ALL = Scope.everywhere()
