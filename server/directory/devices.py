@@ -10,7 +10,7 @@ from pydantic import Field
 
 from hardware.catalog import MODELS, get_model
 from server.api.types import Id, Text
-from server.directory.records import Input, create, insert
+from server.directory.records import Input, create, insert, one
 from server.errors import NotFound
 from server.scope import Scope
 
@@ -35,11 +35,8 @@ def add_device(conn: psycopg.Connection[Any], d: DeviceIn) -> str:
 
 def wearables_of(conn: psycopg.Connection[Any], scope: Scope, resident_id: int) -> list[str]:
     """Uids of the resident's wearables; NotFound when the resident is not in scope."""
-    row = conn.execute(sql.SQL(
+    return list(one(conn, sql.SQL(
         "SELECT coalesce(array_agg(d.uid ORDER BY d.uid) FILTER (WHERE d.uid IS NOT NULL), "
-        "'{{}}') FROM residents r JOIN homes h ON h.id = r.home_id LEFT JOIN devices d ON "
-        "d.resident_id = r.id AND d.kind = 'wearable' WHERE r.id = %s AND {} GROUP BY r.id"
-    ).format(scope.where("h.region_id")), (resident_id,)).fetchone()
-    if row is None:
-        raise NotFound(f"no resident {resident_id}")
-    return list(row[0])
+        "'{{}}') AS uids FROM residents r JOIN homes h ON h.id = r.home_id LEFT JOIN devices d "
+        "ON d.resident_id = r.id AND d.kind = 'wearable' WHERE r.id = %s AND {} GROUP BY r.id"
+    ).format(scope.where("h.region_id")), (resident_id,), f"no resident {resident_id}")["uids"])

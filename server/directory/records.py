@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import class_row
+from psycopg.rows import class_row, dict_row
 from pydantic import BaseModel, ConfigDict
 
 from server.errors import Conflict, NotFound
@@ -33,6 +33,16 @@ def fetch(conn: psycopg.Connection[Any], row: type[Row], query: sql.SQL | sql.Co
     """The query's rows as ``row`` instances (its columns are the row's fields)."""
     with conn.cursor(row_factory=class_row(row)) as cur:
         return cur.execute(query, params).fetchall()
+
+
+def one(conn: psycopg.Connection[Any], query: sql.Composed, params: Sequence[Any],
+        missing: str) -> dict[str, Any]:
+    """The query's one row (column -> value); NotFound saying ``missing`` when it has none."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(query, params).fetchone()
+    if row is None:
+        raise NotFound(missing)
+    return row
 
 
 def insert(conn: psycopg.Connection[Any], table: str, data: dict[str, Any],

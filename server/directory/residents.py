@@ -8,13 +8,11 @@ from typing import Annotated, Any, Literal
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
 from pydantic import Field
 
 from server.api.types import Id, Text
 from server.directory.contacts import Contact, contacts_for
-from server.directory.records import Input, create, fetch, insert
-from server.errors import NotFound
+from server.directory.records import Input, create, fetch, insert, one
 from server.scope import Scope
 
 CareTag = Literal["高龄", "独居", "空巢", "失能", "经济困难", "计划生育特殊家庭", "重残"]
@@ -65,20 +63,10 @@ class ResidentCard:
 
 
 @dataclass(frozen=True, slots=True)
-class Resident:
+class Resident(ResidentCard):
     """A resident in full: their row, their home's address and region, their contacts."""
 
-    id: int
     home_id: int
-    name: str
-    sex: str | None
-    birth_date: date | None
-    phone: str | None
-    care_tags: list[str]
-    conditions: list[str]
-    medications: list[str]
-    languages: list[str]
-    photo_url: str | None
     created_at: datetime
     vital_limits: dict[str, Any]
     away_until: datetime | None
@@ -100,15 +88,12 @@ def search_residents(conn: psycopg.Connection[Any], scope: Scope,
 
 def get_resident(conn: psycopg.Connection[Any], scope: Scope, resident_id: int) -> Resident:
     """The resident with their contacts; NotFound also outside the scope (nothing leaks)."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(sql.SQL(
-            "SELECT r.id, r.home_id, r.name, r.sex, r.birth_date, r.phone, r.care_tags, "
-            "r.conditions, r.medications, r.languages, r.photo_url, r.created_at, "
-            "r.vital_limits, r.away_until, h.address, h.region_id "
-            "FROM residents r JOIN homes h ON h.id = r.home_id WHERE r.id = %s AND {}"
-        ).format(scope.where("h.region_id")), (resident_id,)).fetchone()
-    if row is None:
-        raise NotFound(f"no resident {resident_id}")
+    row = one(conn, sql.SQL(
+        "SELECT r.id, r.name, r.sex, r.birth_date, r.phone, r.care_tags, r.conditions, "
+        "r.medications, r.languages, r.photo_url, r.home_id, r.created_at, r.vital_limits, "
+        "r.away_until, h.address, h.region_id "
+        "FROM residents r JOIN homes h ON h.id = r.home_id WHERE r.id = %s AND {}"
+    ).format(scope.where("h.region_id")), (resident_id,), f"no resident {resident_id}")
     return Resident(**row, contacts=contacts_for(conn, [resident_id]))
 
 
