@@ -40,6 +40,12 @@ FROM alerts a LEFT JOIN homes h ON h.id = a.home_id LEFT JOIN residents r ON r.i
 WHERE a.id = %s
 """
 
+_DROP_DEACTIVATED = """
+UPDATE notification_deliveries d SET status = 'failed',
+                                     last_error = 'the webhook was deactivated before delivery'
+FROM webhooks w WHERE d.webhook_id = w.id AND d.status = 'pending' AND NOT w.active
+"""
+
 _CLAIM_DUE = """
 UPDATE notification_deliveries d SET next_attempt = now() + interval '60 seconds',
                                      attempts = attempts + 1
@@ -71,8 +77,10 @@ def signature(secret: str, body: bytes) -> str:
 
 
 def deliver_due(conn: psycopg.Connection[Any], client: httpx.Client, limit: int = 20) -> int:
-    """POST every due delivery once; record success, or schedule a retry with backoff."""
+    """POST every due delivery once; record success, or schedule a retry with backoff.
+    Deliveries queued for a webhook deactivated since are marked failed, never sent."""
     with conn.transaction():
+        conn.execute(_DROP_DEACTIVATED)
         due = conn.execute(_CLAIM_DUE, (limit,)).fetchall()
     for delivery_id, url, secret, payload, attempts in due:
         body = json.dumps(payload, ensure_ascii=False, default=str).encode()

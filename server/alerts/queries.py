@@ -4,7 +4,7 @@ nobody could place (no region) are visible to everyone."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +13,7 @@ from psycopg import sql
 
 from server.alerts.feed import readable
 from server.alerts.model import NotFound
-from server.directory import contacts_of, residents_of_home
+from server.directory import contacts_for, residents_at_home
 from server.scope import ALL, Scope
 
 PRIORITY_ORDER = sql.SQL(
@@ -126,7 +126,8 @@ def feed_page(conn: psycopg.Connection[Any], scope: Scope, seq: int,
 
 def detail(conn: psycopg.Connection[Any], alert: dict[str, Any]) -> dict[str, Any]:
     """Everything the operator needs: residents' cards, contacts, devices, timeline, dispatches."""
-    residents = residents_of_home(conn, alert["home_id"]) if alert["home_id"] else []
+    residents = ([asdict(r) for r in residents_at_home(conn, alert["home_id"])]
+                 if alert["home_id"] else [])
     home = None
     if alert["home_id"]:
         cur = conn.execute("SELECT id, address, notes, key_safe_code IS NOT NULL AS has_key_safe "
@@ -138,7 +139,7 @@ def detail(conn: psycopg.Connection[Any], alert: dict[str, Any]) -> dict[str, An
         "FROM devices WHERE gateway_id = %s ORDER BY uid", (alert["gateway_id"],)))
     devices += unknown_devices(conn, alert["id"])
     return {**alert, "home": home, "residents": residents,
-            "contacts": contacts_of(conn, [r["id"] for r in residents]),
+            "contacts": [asdict(c) for c in contacts_for(conn, [r["id"] for r in residents])],
             "devices": devices, "timeline": timeline(conn, alert["id"]),
             "dispatches": _rows(conn.execute(
                 "SELECT id, kind, target, status, created_at, updated_at FROM dispatches "
@@ -168,30 +169,3 @@ def timeline(conn: psycopg.Connection[Any], alert_id: int) -> list[dict[str, Any
         "        'from', from_state, 'to', to_state)"
         " FROM alert_audit WHERE alert_id = %s AND action NOT IN ('bump')"
         ") t ORDER BY ts", (alert_id, alert_id)))
-
-
-def answer_times(conn: psycopg.Connection[Any], since: datetime, until: datetime,
-                 where: str, args: list[Any]) -> dict[str, Any]:
-    """Answer time = first claim − opening, over P1/P2 alarms opened in [since, until).
-
-    Alarms the resident cancelled need no answer and are left out; alarms never answered count
-    as slower than any threshold.
-    """
-    row = conn.execute(
-        "WITH t AS (SELECT extract(epoch FROM a.answered_at - a.opened_at) AS s FROM alerts a "
-        f"WHERE a.priority IN ('P1', 'P2') AND a.state <> 'cancelled' AND {where} "
-        "AND a.opened_at >= %s AND a.opened_at < %s) "
-        "SELECT count(*), count(s), count(*) FILTER (WHERE s <= 60), "
-        "count(*) FILTER (WHERE s <= 180), percentile_cont(0.5) WITHIN GROUP (ORDER BY s), "
-        "percentile_cont(0.9) WITHIN GROUP (ORDER BY s) FROM t", [*args, since, until]).fetchone()
-    assert row is not None
-    total, answered, in60, in180, p50, p90 = row
-
-    def share(n: int) -> float | None:
-        return round(n / total, 4) if total else None
-
-    return {"since": since, "until": until, "alarms": total, "answered": answered,
-            "within_60s": share(in60), "within_180s": share(in180),
-            "p50_s": None if p50 is None else round(p50, 1),
-            "p90_s": None if p90 is None else round(p90, 1),
-            "target_within_60s": 0.975, "target_within_180s": 0.99}

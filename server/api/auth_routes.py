@@ -1,7 +1,8 @@
-"""Sign in (cookie and bearer token), sign out, who am I.
+"""Sign in (cookie and bearer token), sign out, who am I (over ``server.auth``).
 
 Credentials no user can have (a NUL, undecodable bytes, a huge string) are simply wrong: 401,
-with the same work as any wrong password, and they never reach the database.
+with the same work as any wrong password, and they never reach the database
+(``server.auth.signin``).
 """
 
 from __future__ import annotations
@@ -17,15 +18,9 @@ from pydantic_core import PydanticCustomError
 
 from server.api.deps import CurrentUser, Db, token_of
 from server.api.errors import RESPONSES, documented
-from server.auth.sessions import (
-    COOKIE,
-    SESSION_TTL,
-    close_session,
-    open_session,
-    record_failure,
-    too_many_failures,
-)
-from server.auth.users import User, plausible_login, verify_password
+from server.auth.sessions import COOKIE, SESSION_TTL, close_session
+from server.auth.signin import TooManyFailures, WrongCredentials, sign_in
+from server.auth.users import User
 
 
 class _LenientJson(Request):
@@ -79,20 +74,15 @@ def login(body: Login, request: Request, response: Response, conn: Db) -> dict[s
     After 5 failed attempts for one username from one client in 5 minutes: 429.
     """
     client = request.client.host if request.client else "?"
-    if not plausible_login(body.username, body.password):
-        verify_password(conn, body.username, body.password)  # the same work, no query
-        raise HTTPException(401, "wrong username or password")
-    if too_many_failures(conn, body.username, client):
-        raise HTTPException(429, "too many failed sign-ins; wait a few minutes",
-                            headers={"Retry-After": "300"})
-    user = verify_password(conn, body.username, body.password)
-    if user is None:
-        record_failure(conn, body.username, client)
-        raise HTTPException(401, "wrong username or password")
-    token = open_session(conn, user)
-    response.set_cookie(COOKIE, token, max_age=int(SESSION_TTL.total_seconds()), httponly=True,
-                        samesite="strict", secure=request.url.scheme == "https")
-    return {"token": token, "user": user_json(user)}
+    try:
+        session = sign_in(conn, body.username, body.password, client)
+    except WrongCredentials as exc:
+        raise HTTPException(401, str(exc)) from None
+    except TooManyFailures as exc:
+        raise HTTPException(429, str(exc), headers={"Retry-After": "300"}) from None
+    response.set_cookie(COOKIE, session.token, max_age=int(SESSION_TTL.total_seconds()),
+                        httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    return {"token": session.token, "user": user_json(session.user)}
 
 
 @router.post("/logout", status_code=204)

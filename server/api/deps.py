@@ -19,7 +19,6 @@ from server.alerts.model import Role
 from server.auth.sessions import COOKIE, session_user
 from server.auth.users import User
 from server.fanout import Fanout
-from server.scope import Scope
 
 
 def pool(conn: HTTPConnection) -> ConnectionPool[Any]:
@@ -77,13 +76,3 @@ def require(*roles: Role) -> Callable[[User], User]:
         return user
 
     return check
-
-
-def region_filter(user: User, column: str = "region_id", *,
-                  unplaced: bool = False) -> tuple[str, list[Any]]:
-    """The user's scope as an SQL string and (empty) parameters, for f-string queries.
-
-    Deprecated: a thin wrapper over ``server.scope.Scope`` kept until every route composes
-    ``Scope.of(user).where(column)`` with ``psycopg.sql`` itself.
-    """
-    return Scope.of(user).where(column, unplaced=unplaced).as_string(None), []

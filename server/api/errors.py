@@ -1,6 +1,7 @@
 """One error format for every API error: ``{"error": {"code", "message", "details"}}``.
 
-Bad input is a 4xx, never a 500: validation errors are 422 naming the field; a database
+Bad input is a 4xx, never a 500: validation errors are 422 naming the field; a service's
+refusal (``server.errors``) is 404 / 409 / 422, naming the field when it is one; a database
 refusal that got past validation is 409 (a constraint) or 422 (a value), logged and counted;
 anything else is a 500 in the same format, logged with the request it came from.
 """
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
 from server.alerts.model import AlertError, AlreadyClaimed
+from server.errors import Conflict, Invalid, NotFound, ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +64,12 @@ def error_body(status: int, message: str, code: str | None = None,
                       "details": details or [], **extra}}
 
 
-class FieldError(HTTPException):
-    """An HTTP error caused by one field of the request; the body names it in ``details``."""
+# A service's refusal (``server.errors``) -> its status.
+SERVICE_STATUS: dict[type[ServiceError], int] = {NotFound: 404, Conflict: 409, Invalid: 422}
 
-    def __init__(self, status: int, field: str, message: str, kind: str = "not_found") -> None:
-        super().__init__(status, message)
-        self.details = [{"field": field, "message": message, "type": kind}]
+
+def service_status(exc: ServiceError) -> int:
+    return next((SERVICE_STATUS[c] for c in type(exc).__mro__ if c in SERVICE_STATUS), 400)
 
 
 def counters(app: Any) -> Counter[str]:
@@ -92,6 +94,13 @@ def install(app: FastAPI) -> None:
         return JSONResponse(error_body(exc.status, str(exc), exc.code, **extra),
                             status_code=exc.status)
 
+    @app.exception_handler(ServiceError)
+    async def refused(_r: Request, exc: ServiceError) -> JSONResponse:
+        status = service_status(exc)
+        details = [{"field": exc.field, "message": str(exc), "type": exc.kind}] if exc.field \
+            else []
+        return JSONResponse(error_body(status, str(exc), details=details), status_code=status)
+
     @app.exception_handler(RequestValidationError)
     async def invalid(_r: Request, exc: RequestValidationError) -> JSONResponse:
         # The input itself is never echoed: it may be what cannot be encoded.
@@ -102,8 +111,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(_r: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse(error_body(exc.status_code, str(exc.detail),
-                                       details=getattr(exc, "details", None)),
+        return JSONResponse(error_body(exc.status_code, str(exc.detail)),
                             status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(psycopg.IntegrityError)

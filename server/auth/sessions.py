@@ -45,6 +45,8 @@ def too_many_failures(conn: psycopg.Connection[Any], username: str, client: str)
 
 
 def record_failure(conn: psycopg.Connection[Any], username: str, client: str) -> None:
-    conn.execute("INSERT INTO login_failures (username, client) VALUES (%s, %s)",
-                 (username, client))
-    conn.execute("DELETE FROM login_failures WHERE ts < now() - %s", (FAILURE_WINDOW * 4,))
+    """Count a failed sign-in (and forget those long past), in one transaction."""
+    with conn.transaction():
+        conn.execute("INSERT INTO login_failures (username, client) VALUES (%s, %s)",
+                     (username, client))
+        conn.execute("DELETE FROM login_failures WHERE ts < now() - %s", (FAILURE_WINDOW * 4,))

@@ -7,8 +7,6 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from server.api.deps import region_filter
-from server.auth.users import User
 from server.scope import Scope
 from tests.fixtures.world import World
 
@@ -57,14 +55,3 @@ def test_the_column_is_quoted_as_an_identifier(world: World) -> None:
         text = Scope((1,)).where("a.region_id").as_string(conn)
         assert text.startswith('"a"."region_id" IN')
         assert "%" not in text  # composes next to a query's own %s parameters
-
-
-def test_region_filter_still_works_for_string_queries(world: World) -> None:
-    """The deprecated wrapper: the same condition as text, for routes not yet converted."""
-    with world.connect() as conn:
-        user: User = world.outsider
-        where, args = region_filter(user, "v.region_id", unplaced=True)
-        rows = conn.execute(f"SELECT v.region_id FROM (VALUES (%s::bigint), (%s), (NULL)) "
-                            f"v(region_id) WHERE {where}",
-                            [world.community, world.other_community, *args])
-        assert {r[0] for r in rows} == {world.other_community, None}

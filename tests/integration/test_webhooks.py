@@ -214,6 +214,19 @@ def test_only_active_webhooks_of_the_alerts_region_or_contacts_subscribed_to_the
     assert len(endpoint.requests) == 4
 
 
+def test_a_webhook_deactivated_after_queueing_sends_nothing(world: World) -> None:
+    endpoint = Endpoint()
+    with world.connect() as conn, endpoint.client() as client:
+        hook_id = hook(conn, "https://a.example/retired", region=world.community)
+        dispatch(conn, world, press(conn))
+        conn.execute("UPDATE webhooks SET active = false WHERE id = %s", (hook_id,))
+        assert deliver_due(conn, client) == 0
+        log = deliveries(conn)["https://a.example/retired"]
+    assert endpoint.requests == []
+    assert (log["status"], log["attempts"]) == ("failed", 0)
+    assert log["last_error"] == "the webhook was deactivated before delivery"
+
+
 def test_a_webhook_url_httpx_cannot_parse_fails_alone(world: World) -> None:
     """The table's check admits it (``^https?://``); httpx refuses it before sending. Its
     delivery is logged as failed like any other; the other deliveries go out."""
