@@ -14,7 +14,9 @@ constructor (see README 'Gateway'):
 ``uplink``         the MQTT session that moves the outbox (:mod:`gateway.uplink`)
 =================  ==================================================================
 
-Every long-running task runs under the ``supervisor``, which restarts one that fails.
+Every long-running task runs under the ``supervisor``, which restarts one that fails. Under
+systemd the gateway says when it is ready and feeds the watchdog while the supervisor reports
+every task healthy (:mod:`gateway.sd_notify`).
 """
 
 from __future__ import annotations
@@ -35,12 +37,13 @@ from gateway.outbox import Outbox
 from gateway.provisioning import Provisioning
 from gateway.registry import Registry
 from gateway.rf import RfIntake
+from gateway.sd_notify import Watchdog, notify, watchdog_period
 from gateway.settings import GatewaySettings
 from gateway.transports.ble import BleLink
 from gateway.transports.serial import SerialTransport
 from gateway.uplink import Uplink
 from kernel.contract import Event
-from kernel.supervisor import Supervised, Supervisor, plain
+from kernel.supervisor import MIN_DEADLINE_S, Supervised, Supervisor, plain
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +95,17 @@ class Gateway:
             for transport in self.serial:
                 sup.start(f"serial {transport.url}", plain(transport.run))
             sup.start("heartbeat", functools.partial(self.heartbeats.run, uplink=self.uplink))
-            sup.start("housekeeping", self._housekeeping)
+            sup.start("housekeeping", self._housekeeping,
+                      deadline_s=max(3 * self.settings.vitals_flush_s, MIN_DEADLINE_S))
+            period = watchdog_period()
+            if period is not None:
+                watchdog = Watchdog(sup, period, status=self._status)
+                sup.start("watchdog", plain(watchdog.run))
             self.ble.start()
+            notify(f"READY=1\nSTATUS={self._status()}")
             await asyncio.Event().wait()
         finally:
+            notify("STOPPING=1")
             self.ble.stop()
             try:
                 await sup.stop()
@@ -105,6 +115,12 @@ class Gateway:
     def close(self) -> None:
         self.registry.close()
         self.outbox.close()
+
+    def _status(self) -> str:
+        """One line for ``systemctl status``."""
+        stats = self.outbox.stats()
+        return (f"MQTT {'connected' if self.uplink.connected.is_set() else 'not connected'}, "
+                f"outbox {stats.depth} ({stats.alarms} alarms)")
 
     async def _housekeeping(self, me: Supervised) -> None:
         while True:

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
+from gateway import doctor
 from gateway import settings as gw_settings
 from gateway.app import Gateway
 from gateway.registry import Registry, UnknownModel
@@ -70,6 +71,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     unpair.add_argument("device")
     heard = sub.add_parser("heard", help="devices heard on the air but not paired")
     _common(heard)
+    doctor = sub.add_parser("doctor", help="check the field build on this box: what is wrong "
+                                           "and how to fix it (hardware/FIELD.md)")
+    _common(doctor)
+    doctor.add_argument("--user", help="the gateway's service user (default: the User= of the "
+                                       "installed unit, else pinganling)")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -87,6 +93,8 @@ def _settings(args: argparse.Namespace) -> GatewaySettings:
 
 
 def run(args: argparse.Namespace, ble_backends: Mapping[str, OpenBle] = BLE_BACKENDS) -> int:
+    if args.gateway_cmd == "doctor":  # reports a configuration that does not load as a check
+        return doctor.main(args)
     try:
         settings = _settings(args)
     except SettingsError as exc:

@@ -77,6 +77,29 @@ class OutboxStats:
     telemetry: int
     oldest_created: float | None
     shed: int
+    oldest_alarm: float | None = None  # created, Unix seconds
+
+
+def _stats(db: sqlite3.Connection, shed: int) -> OutboxStats:
+    counts = dict.fromkeys(Kind, 0)
+    for kind, count in db.execute("SELECT kind, count(*) FROM outbox GROUP BY kind"):
+        counts[Kind(kind)] = count
+    oldest, oldest_alarm = db.execute(
+        "SELECT min(created), min(created) FILTER (WHERE kind = 0) FROM outbox WHERE kind < 2"
+    ).fetchone()
+    return OutboxStats(sum(counts.values()), counts[Kind.ALARM], counts[Kind.EVENT],
+                       counts[Kind.TELEMETRY], oldest, shed, oldest_alarm)
+
+
+def peek(path: Path) -> OutboxStats:
+    """The stats of the outbox at ``path``, read-only (beside a running gateway: WAL readers
+    never block its writer); sqlite3.Error if it cannot be read."""
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        row = db.execute("SELECT value FROM counters WHERE name='shed'").fetchone()
+        return _stats(db, int(row[0]) if row else 0)
+    finally:
+        db.close()
 
 
 class Outbox:
@@ -227,12 +250,7 @@ class Outbox:
     # ------------------------------------------------------------------------------ state
 
     def stats(self) -> OutboxStats:
-        counts = dict.fromkeys(Kind, 0)
-        for kind, count in self._db.execute("SELECT kind, count(*) FROM outbox GROUP BY kind"):
-            counts[Kind(kind)] = count
-        oldest = self._db.execute("SELECT min(created) FROM outbox WHERE kind < 2").fetchone()[0]
-        return OutboxStats(sum(counts.values()), counts[Kind.ALARM], counts[Kind.EVENT],
-                           counts[Kind.TELEMETRY], oldest, self.shed)
+        return _stats(self._db, self.shed)
 
     def pending_numbers(self, kind: Kind) -> list[int]:
         return [n for (n,) in self._db.execute("SELECT n FROM outbox WHERE kind=? ORDER BY n",
