@@ -122,7 +122,6 @@ def check_user(box: Box) -> Finding:
                                        f"{', '.join(user.group_names())}")
 
 
-
 def _serial_group(settings: GatewaySettings) -> str:
     """The group the dongle's device belongs to (dialout, as the udev rule sets it)."""
     for url in _device_paths(settings):
