@@ -109,7 +109,7 @@ def _home(conn: psycopg.Connection[Any], home: HomeProfile, scenario: Scenario,
         residents[sim_resident.name] = rid
         for order, (name, relation, phone) in enumerate(p.contacts, 1):
             add_contact(conn, ContactIn(resident_id=rid, name=name, relation=relation,
-                                        phone=phone, call_order=order))
+                                        phones=[phone], call_order=order))
     add_gateway(conn, GatewayIn(id=home.gateway, home_id=home_id))
     only = next(iter(residents.values())) if len(residents) == 1 else None
     for d in scenario.device:
