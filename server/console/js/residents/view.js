@@ -5,7 +5,7 @@
 // Address: #/residents/<id>.
 
 import { ApiError } from "../api.js";
-import { fmtDateTime, h, yearsSince } from "../dom.js";
+import { fmtDateTime, fmtFull, h, yearsSince } from "../dom.js";
 import { label, t } from "../i18n.js";
 import { awayText, phoneInDialog, PHONE_IN_ROLES } from "../phonein.js";
 import { directoryApi as api } from "./api.js";
@@ -288,14 +288,18 @@ function callsCard(calls) {
       c.note ? h("div.note", {}, c.note) : null))) : h("p.muted", {}, t("res.calls_none")));
 }
 
-function show(value) {
+function show(value, field = "") {
+  if (field === "status" && value) return label("status", value);
+  if (field === "care_tags" && Array.isArray(value) && value.length) {
+    return value.map((tag) => label("tag", tag)).join("、");
+  }
   if (value === null || value === undefined || value === "" || (Array.isArray(value) && !value.length)) {
     return t("hist.empty");
   }
   if (Array.isArray(value)) return value.join("、");
   if (typeof value === "object") return Object.entries(value).map(([k, v]) => `${t(`lim.${k}`)} ${v}`).join("，");
   if (typeof value === "boolean") return value ? "✓" : "✗";
-  if (/^\d{4}-\d\d-\d\dT/.test(value)) return fmtDateTime(value);
+  if (/^\d{4}-\d\d-\d\dT/.test(value)) return fmtFull(value);
   return String(value);
 }
 
@@ -304,12 +308,14 @@ function historyCard(entries) {
     entries.length ? h("ol.res-history", {}, entries.map((e) => h("li", { testid: "res-history-item",
       dataset: { action: e.action, entity: e.entity } },
     h("div.when", {}, h("time.muted", {}, fmtDateTime(e.ts)), " ", h("b", {}, e.actor), " ",
-      t(`hist.entity.${e.entity}`), " · ", t(`hist.${e.action}`), e.note ? h("span.muted", {}, ` — ${e.note}`) : null),
+      t(`hist.entity.${e.entity}`), e.changes.contact ? ` ${e.changes.contact[1]}` : "", " · ",
+      t(`hist.${e.action}`), e.note ? h("span.muted", {}, ` — ${e.note}`) : null),
     e.action === "create" ? null : h("table.changes", {}, Object.entries(e.changes)
+      .filter(([field]) => field !== "contact")
       .map(([field, [before, after]]) => h("tr", { testid: "res-change", dataset: { field } },
         h("td.k", {}, t(`field.${field}`)),
-        field === "contact" ? h("td", { colspan: 3 }, show(after)) : [
-          h("td.before", {}, show(before)), h("td.arrow", {}, "→"), h("td.after", {}, show(after))]))))))
+        h("td.before", {}, show(before, field)), h("td.arrow", {}, "→"),
+        h("td.after", {}, show(after, field))))))))
       : h("p.muted", {}, t("res.history_none")));
 }
 
