@@ -17,6 +17,7 @@ from hardware.catalog import ble_uid, rf_uid
 from server.alerts.model import Role
 from server.auth.users import create_user, generate_password, set_password, verify_password
 from server.directory import (
+    CareTag,
     ContactIn,
     DeviceIn,
     GatewayIn,
@@ -31,7 +32,6 @@ from server.directory import (
     add_resident,
     set_status,
 )
-from server.directory.care_tags import CareTag
 from server.directory.residents import StatusIn
 
 DISTRICT, STREET, COMMUNITIES = "示范区", "朝阳街道", ("幸福社区", "和平社区")
@@ -59,7 +59,7 @@ class Person:
     name: str
     sex: str
     born: date
-    care_tags: tuple[str, ...]
+    care_tags: tuple[str, ...]  # CareTag values
     conditions: tuple[str, ...] = ()
     medications: tuple[str, ...] = ()
     languages: tuple[str, ...] = ("普通话",)
