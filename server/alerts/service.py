@@ -52,7 +52,7 @@ from server.alerts.model import (
     Priority,
     State,
 )
-from server.directory.sensitive import Access, key_safe_code
+from server.directory.access import Access, key_safe_code
 from server.scope import Scope
 
 CANCEL_WINDOW_S = 30.0

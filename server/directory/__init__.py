@@ -11,7 +11,8 @@ constraint the database still enforces is a ``Conflict`` (``server.errors``; the
 
 One module per thing held: ``regions``, ``homes``, ``residents``, ``contacts``, ``gateways``,
 ``devices``, ``users``; ``care_tags`` (the one vocabulary), ``search`` (resident search and
-its terms), ``audit``, ``sensitive`` (every read of health details, phones, key-safe codes),
+its terms), ``audit``, ``sensitive`` and ``access`` (every read of health details, phones,
+key-safe codes, and who read them),
 ``page`` (a resident page's devices, the editor's vocabulary); ``records`` has what they share.
 """
 

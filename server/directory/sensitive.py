@@ -9,15 +9,13 @@ queue and the search show names, tags, status and the address line only.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from server.alerts.model import Actor
+from server.directory.access import Access, accessed, key_safe_code
 from server.directory.contacts import COLUMNS as CONTACT_COLUMNS
 from server.directory.contacts import Contact
 from server.directory.homes import get_home
@@ -25,28 +23,11 @@ from server.directory.records import fetch, one
 from server.directory.residents import CARD_COLUMNS, Resident, ResidentCard
 from server.scope import ALL, Scope
 
-log = logging.getLogger(__name__)
+__all__ = ["Access", "accessed", "contacts_for", "key_safe_code", "resident_cards",
+           "resident_record"]
 
 HEALTH = ("conditions", "medications", "allergies")
 PHONES = ("contacts.phones",)
-KEY_SAFE = ("key_safe_code",)
-
-
-@dataclass(frozen=True, slots=True)
-class Access:
-    """Who reads, and why: the alert they work on, or a directory page (``purpose``)."""
-
-    actor: Actor
-    purpose: str  # "alert", "resident_page", …
-    alert_id: int | None = None
-
-
-def accessed(access: Access, fields: Sequence[str], residents: Sequence[int],
-             home_id: int | None = None) -> None:
-    """A sensitive read happened: the one place an access log records it."""
-    log.debug("sensitive read by %s (%s, alert %s): %s of residents %s, home %s",
-              access.actor.name, access.purpose, access.alert_id, ", ".join(fields),
-              list(residents), home_id)
 
 
 def resident_cards(conn: psycopg.Connection[Any], home_id: int,
@@ -84,10 +65,3 @@ def resident_record(conn: psycopg.Connection[Any], scope: Scope, resident_id: in
     ).format(sql.SQL(CONTACT_COLUMNS)), (resident_id,))
     accessed(access, (*HEALTH, *PHONES), [resident_id], row["home_id"])
     return Resident(**row, home=get_home(conn, ALL, row["home_id"]), contacts=contacts)
-
-
-def key_safe_code(conn: psycopg.Connection[Any], home_id: int, access: Access) -> str | None:
-    """The code of a home's key safe (None: none on record)."""
-    row = conn.execute("SELECT key_safe_code FROM homes WHERE id = %s", (home_id,)).fetchone()
-    accessed(access, KEY_SAFE, [], home_id)
-    return None if row is None or row[0] is None else str(row[0])
