@@ -19,7 +19,7 @@ Minute indices are *local* minutes since 1970-01-01 (the caller adds the UTC off
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 
 import numpy as np
@@ -102,6 +102,42 @@ class InactivityRules:
     )
     sleep: Window | None = Window(22.0, 7.0)
     prewarn_min: int = 15
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSettings:
+    """The standard rules by their numbers (hours of the day, local time), as a supervisor sets
+    them per resident: N continuous hours outside the sleep window, no activity in the morning
+    window, a gap of N hours in the day window. ``RuleSettings().rules() == InactivityRules()``."""
+
+    continuous_h: float = 4.0
+    morning_start_h: float = 7.0
+    morning_end_h: float = 10.0
+    day_gap_h: float = 3.0
+    day_start_h: float = 8.0
+    day_end_h: float = 21.0
+    sleep_start_h: float = 22.0
+    sleep_end_h: float = 7.0
+    prewarn_min: int = 15
+
+    def override(self, **changes: float) -> RuleSettings:
+        """A copy with some numbers changed (per-resident overrides); unknown names raise."""
+        bad = set(changes) - {f.name for f in fields(self)}
+        if bad:
+            raise InputError(f"unknown inactivity setting(s): {sorted(bad)}")
+        values: dict[str, float | int] = dict(changes)
+        if "prewarn_min" in values:
+            values["prewarn_min"] = int(values["prewarn_min"])
+        return replace(self, **values)  # type: ignore[arg-type]
+
+    def rules(self) -> InactivityRules:
+        return InactivityRules(
+            rules=(Rule(f"continuous_{self.continuous_h:g}h", self.continuous_h),
+                   Rule("morning_no_activity", None,
+                        Window(self.morning_start_h, self.morning_end_h)),
+                   Rule(f"day_gap_{self.day_gap_h:g}h", self.day_gap_h,
+                        Window(self.day_start_h, self.day_end_h))),
+            sleep=Window(self.sleep_start_h, self.sleep_end_h), prewarn_min=self.prewarn_min)
 
 
 @dataclass(frozen=True, slots=True)

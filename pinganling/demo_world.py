@@ -1,11 +1,12 @@
-"""The demo's world: a street, its communities, three homes played by simulator scenarios, and
-generated logins (kept in the state directory, never in the repository)."""
+"""The demo's world: a district, its street and communities, three homes played by simulator
+scenarios and one more (a resident away visiting family), contacts with several numbers and
+keys, statuses, and generated logins (kept in the state directory, never in the repository)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,28 @@ from server.directory import (
     add_home,
     add_region,
     add_resident,
+    set_status,
 )
+from server.directory.residents import StatusIn
 
-STREET, COMMUNITIES = "朝阳街道", ("幸福社区", "和平社区")
+DISTRICT, STREET, COMMUNITIES = "示范区", "朝阳街道", ("幸福社区", "和平社区")
 LOGINS = (("operator", "值班员 小张", Role.OPERATOR), ("supervisor", "班长 老李", Role.SUPERVISOR),
           ("technician", "安装员 小王", Role.TECHNICIAN), ("admin", "管理员", Role.ADMIN))
+
+
+@dataclass(frozen=True, slots=True)
+class Kin:
+    """A contact: name, relation, phones (the first tried first), when, whether they hold a key."""
+
+    name: str
+    relation: str
+    phones: tuple[str, ...]
+    availability: str = ""
+    has_key: bool = False
+
+
+SON = Kin("王强", "儿子", ("13800001001", "021-5555 1001"), "工作日 18:00 后；周末全天", True)
+WORKER = Kin("社区网格员 陈敏", "社区工作者", ("13800001002",), "8:30–17:30", True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +59,13 @@ class Person:
     name: str
     sex: str
     born: date
-    care_tags: tuple[CareTag, ...]
+    care_tags: tuple[str, ...]  # CareTag values
     conditions: tuple[str, ...] = ()
     medications: tuple[str, ...] = ()
     languages: tuple[str, ...] = ("普通话",)
-    contacts: tuple[tuple[str, str, str], ...] = ()  # (name, relation, phone) in call order
+    contacts: tuple[Kin, ...] = ()  # in call order
+    allergies: tuple[str, ...] = ()
+    status: tuple[str, int, str] | None = None  # (status, days until it ends, note)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,17 +84,24 @@ class HomeProfile:
 HOMES = (
     HomeProfile("gw-demo-0001", "demo", "10:00", 0, "幸福路 8 号 3 单元 201", "2580", (
         Person("王秀英", "F", date(1941, 3, 2), ("高龄", "空巢"), ("高血压", "骨质疏松"),
-               ("氨氯地平 5mg 每日一次",), ("普通话", "上海话"),
-               (("王强", "儿子", "13800001001"), ("社区网格员 陈敏", "社区工作者", "13800001002"))),
+               ("氨氯地平 5mg 每日一次",), ("普通话", "上海话"), (SON, WORKER), ("青霉素",)),
         Person("李德明", "M", date(1938, 11, 20), ("高龄",), ("2 型糖尿病",), ("二甲双胍",),
-               contacts=(("王强", "儿子", "13800001001"),)))),
+               contacts=(Kin("王强", "女婿", SON.phones, SON.availability, True),),
+               status=("in_hospital", 6, "市一医院 心内科 12 床")))),
     HomeProfile("gw-demo-0002", "day", "09:57", 0, "幸福路 12 号 1 单元 502", "1379", (
         Person("张桂兰", "F", date(1946, 6, 8), ("独居", "高龄"), ("冠心病",), ("阿司匹林",),
-               contacts=(("张丽", "女儿", "13800002001"),
-                         ("社区网格员 陈敏", "社区工作者", "13800001002"))),)),
+               contacts=(Kin("张丽", "女儿", ("13800002001",), "晚上"), WORKER)),)),
     HomeProfile("gw-demo-0003", "quiet", "11:45", 1, "和平街 3 号 402", "8642", (
         Person("刘淑珍", "F", date(1950, 1, 15), ("独居", "失能"), ("中风后遗症",), ("华法林",),
-               contacts=(("刘伟", "儿子", "13800003001"),)),)),
+               contacts=(Kin("刘伟", "儿子", ("13800003001", "13900003002")),
+                         Kin("邻居 孙阿姨", "邻居", ("13800003003",), "白天在家", True))),)),
+)
+# A home without a simulated gateway: its resident is away, visiting her daughter.
+QUIET_HOMES = (
+    ("和平街 5 号 101", 1, Person("赵文华", "F", date(1944, 9, 9), ("独居", "高龄"), ("高血压",),
+                                 ("硝苯地平",), ("普通话", "四川话"),
+                                 (Kin("赵敏", "女儿", ("13800004001",), "全天", True),),
+                                 status=("away", 5, "去成都女儿家过节"))),
 )
 
 
@@ -89,28 +116,45 @@ def seed(conn: psycopg.Connection[Any], scenarios: dict[str, Scenario],
         if conn.execute("SELECT 1 FROM regions WHERE name = %s AND level = '街道'",
                         (STREET,)).fetchone():
             return _logins(conn, credentials)
-        street = add_region(conn, RegionIn(name=STREET, level="街道"))
+        district = add_region(conn, RegionIn(name=DISTRICT, level="区"))
+        street = add_region(conn, RegionIn(name=STREET, level="街道", parent_id=district))
         communities = [add_region(conn, RegionIn(name=n, level="社区", parent_id=street))
                        for n in COMMUNITIES]
         for home in HOMES:
             _home(conn, home, scenarios[home.scenario], communities[home.community])
+        for address, community, person in QUIET_HOMES:
+            home_id = add_home(conn, HomeIn(region_id=communities[community], address=address,
+                                            notes="一楼，门口有台阶"))
+            _person(conn, home_id, person)
         return _logins(conn, credentials)
+
+
+def _person(conn: psycopg.Connection[Any], home_id: int, p: Person) -> int:
+    """A resident, their contacts in call order, their status."""
+    rid = add_resident(conn, ResidentIn(
+        home_id=home_id, name=p.name, sex=p.sex, birth_date=p.born,
+        care_tags=[CareTag(t) for t in p.care_tags], conditions=list(p.conditions),
+        medications=list(p.medications), allergies=list(p.allergies),
+        languages=list(p.languages)))
+    for kin in p.contacts:
+        add_contact(conn, ContactIn(resident_id=rid, name=kin.name, relation=kin.relation,
+                                    phones=list(kin.phones), availability=kin.availability,
+                                    has_key=kin.has_key))
+    if p.status is not None:
+        status, days, note = p.status
+        set_status(conn, rid, StatusIn.model_validate({
+            "status": status, "note": note,
+            "until": datetime.now(UTC) + timedelta(days=days)}))
+    return rid
 
 
 def _home(conn: psycopg.Connection[Any], home: HomeProfile, scenario: Scenario,
           region: int) -> None:
     home_id = add_home(conn, HomeIn(region_id=region, address=home.address,
-                                    key_safe_code=home.key_safe))
+                                    key_safe_code=home.key_safe, notes="有电梯；门铃坏了请敲门"))
     residents = {}
     for sim_resident, p in zip(scenario.resident, home.people, strict=False):
-        rid = add_resident(conn, ResidentIn(
-            home_id=home_id, name=p.name, sex=p.sex, birth_date=p.born, care_tags=list(p.care_tags),
-            conditions=list(p.conditions), medications=list(p.medications),
-            languages=list(p.languages)))
-        residents[sim_resident.name] = rid
-        for order, (name, relation, phone) in enumerate(p.contacts, 1):
-            add_contact(conn, ContactIn(resident_id=rid, name=name, relation=relation,
-                                        phone=phone, call_order=order))
+        residents[sim_resident.name] = _person(conn, home_id, p)
     add_gateway(conn, GatewayIn(id=home.gateway, home_id=home_id))
     only = next(iter(residents.values())) if len(residents) == 1 else None
     for d in scenario.device:

@@ -1,7 +1,10 @@
 """Which rows a user may see: the regions they work for, as a ``psycopg.sql`` condition.
 
-A user with regions sees those regions and their sub-regions (a 街道 covers its 社区); a user
-without any (supervisors, admins) sees everything. Every read or action limited to a user's
+A user with regions sees those regions and everything under them (a 区 covers its 街道 and
+their 社区, a 街道 its 社区); a user without any (supervisors, admins) sees everything. Writes
+are confined the same way: a service checks the region a row is in, or is to be put in, with
+``Scope.covers`` before it writes (``server.directory``), so a supervisor of one street can
+neither see nor change another's homes. Every read or action limited to a user's
 regions — alerts, the live feed, the directory, charts, reports — composes ``Scope.where``
 into its query::
 
@@ -17,11 +20,13 @@ that query's own ``%s`` parameters, with no parameter list to keep in step.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
 
 if TYPE_CHECKING:
+    import psycopg
+
     from server.auth.users import User
 
 
@@ -55,9 +60,18 @@ class Scope:
             return sql.SQL("TRUE")
         col = sql.Identifier(*column.split("."))
         ids = sql.Literal(list(self.regions))
-        mine = sql.SQL("{col} IN (SELECT id FROM regions WHERE id = ANY ({ids}) "
-                       "OR parent_id = ANY ({ids}))").format(col=col, ids=ids)
+        mine = sql.SQL("{col} IN (WITH RECURSIVE covered(id) AS (SELECT id FROM regions "
+                       "WHERE id = ANY ({ids}) UNION SELECT r.id FROM regions r JOIN covered c "
+                       "ON r.parent_id = c.id) SELECT id FROM covered)").format(col=col, ids=ids)
         return sql.SQL("({} OR {} IS NULL)").format(mine, col) if unplaced else mine
+
+    def covers(self, conn: psycopg.Connection[Any], region_id: int) -> bool:
+        """Whether region ``region_id`` (which must exist) is in this scope."""
+        if self.regions is None:
+            return True
+        row = conn.execute(sql.SQL("SELECT {} FROM (SELECT %s::int8 AS region_id) x").format(
+            self.where("x.region_id")), (region_id,)).fetchone()
+        return bool(row and row[0])
 
 
 ALL = Scope.everywhere()

@@ -11,8 +11,10 @@ from typing import Any
 import psycopg
 
 from server.alerts.model import AlertType, Priority
+from server.directory.care_tags import CareTag
 
-PERSONAL = frozenset({AlertType.PANIC, AlertType.FALL, AlertType.VITALS, AlertType.INACTIVITY})
+PERSONAL = frozenset({AlertType.PANIC, AlertType.FALL, AlertType.VITALS, AlertType.INACTIVITY,
+                      AlertType.PHONE_IN})
 
 _CONTEXT = """
 SELECT d.uid, d.resident_id, g.id, g.home_id, h.region_id, r.name, h.address,
@@ -71,9 +73,9 @@ def raised_priority(priority: Priority, ctx: Context, today: date | None = None)
     if priority != Priority.P2:
         return priority
     today = today or date.today()
-    aged = "高龄" in ctx.care_tags or (
+    aged = CareTag.AGED in ctx.care_tags or (
         ctx.birth_date is not None and (today - ctx.birth_date).days >= 80 * 365.25)
-    if "失能" in ctx.care_tags or (aged and "独居" in ctx.care_tags):
+    if CareTag.DISABLED in ctx.care_tags or (aged and CareTag.ALONE in ctx.care_tags):
         return Priority.P1
     return priority
 

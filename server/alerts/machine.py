@@ -54,10 +54,13 @@ class Rule:
     target: State | None = None  # None: the state does not change
     system_only: bool = False
     holder_only: bool = False  # only the claimer (or a supervisor) may
+    roles: frozenset[Role] | None = None  # who may (None: anyone the other flags allow)
 
 
 RULES: dict[Action, Rule] = {
     Action.OPEN: Rule((NEW,), State.OPEN, system_only=True),
+    Action.PHONE_IN: Rule((NEW,), State.OPEN, roles=frozenset(
+        {Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN})),
     Action.BUMP: Rule(ACTIVE, system_only=True),
     Action.CLAIM: Rule((State.OPEN,), State.CLAIMED),
     Action.RELEASE: Rule((State.CLAIMED,), State.OPEN, holder_only=True),
@@ -100,11 +103,13 @@ def load(conn: psycopg.Connection[Any], alert_id: int, *, lock: bool = False,
 
 
 def open_alert(conn: psycopg.Connection[Any], new: NewAlert, actor: Actor = SYSTEM, *,
-               data: dict[str, Any] | None = None) -> Alert | None:
-    """Create an alert by the OPEN rule: insert, audit, notify. None when an alert for the same
-    incident (``correlation``) is active: the caller attaches to that one (BUMP)."""
+               data: dict[str, Any] | None = None, action: Action = Action.OPEN,
+               note: str = "") -> Alert | None:
+    """Create an alert by a creating rule (OPEN by the system, PHONE_IN by an operator):
+    insert, audit, notify. None when an alert for the same incident (``correlation``) is
+    active: the caller attaches to that one (BUMP)."""
     with atomic(conn):
-        check(conn, None, Action.OPEN, actor)
+        check(conn, None, action, actor)
         row = conn.execute(_INSERT, (
             new.type.value, new.priority.value, new.correlation, new.region_id, new.home_id,
             new.resident_id, new.gateway_id, new.device, new.title, Jsonb(new.details),
@@ -113,7 +118,7 @@ def open_alert(conn: psycopg.Connection[Any], new: NewAlert, actor: Actor = SYST
             return None
         alert = Alert.from_row(row)
         # The audit trail has no "new" state: an opening reads open → open.
-        audit(conn, alert.id, actor, Action.OPEN, State.OPEN, State.OPEN,
+        audit(conn, alert.id, actor, action, State.OPEN, State.OPEN, note,
               data={**(data or {}), "priority": alert.priority.value})
         notify.enqueue(conn, alert.id, Action.OPEN)
         return alert
@@ -155,6 +160,9 @@ def check(conn: psycopg.Connection[Any], alert: Alert | None, action: Action, ac
     rule = RULES[action]
     if rule.system_only and not actor.is_system:
         raise Forbidden(f"{action.value} is done by the system, not by users")
+    if rule.roles is not None and actor.role not in rule.roles:
+        raise Forbidden(f"{action.value} needs the role "
+                        f"{' or '.join(sorted(r.value for r in rule.roles))}")
     state = alert.state if alert is not None else NEW
     if alert is not None and action == Action.CLAIM and alert.claimed_by \
             and alert.state in ACTIVE:

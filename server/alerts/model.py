@@ -65,6 +65,7 @@ class AlertType(StrEnum):
     GATEWAY_OFFLINE = "gateway_offline"
     SENSOR_FAULT = "sensor_fault"
     TEST = "test"
+    PHONE_IN = "phone_in"  # opened by an operator for an inbound call (landline, 12349)
 
 
 class Action(StrEnum):
@@ -83,6 +84,7 @@ class Action(StrEnum):
     REMIND = "remind"
     REPRIORITISE = "reprioritise"
     REVEAL_KEY_SAFE = "reveal_key_safe"
+    PHONE_IN = "phone_in"  # an operator opens an alert for an inbound call
 
 
 class Outcome(StrEnum):

@@ -13,7 +13,7 @@ from psycopg import sql
 
 from server.alerts.feed import readable
 from server.alerts.model import NotFound
-from server.directory import contacts_for, residents_at_home
+from server.directory.sensitive import Access, contacts_for, resident_cards
 from server.scope import ALL, Scope
 
 PRIORITY_ORDER = sql.SQL(
@@ -24,9 +24,12 @@ SELECT a.id, a.type, a.priority, a.state, a.escalated, a.title, a.event_count, a
        a.last_event_at, a.claimed_at, a.closed_at, a.outcome, a.version, a.region_id,
        a.resident_id, a.home_id, a.gateway_id, a.device, h.address, u.display_name AS claimed_by,
        a.claimed_by AS claimed_by_id, reg.name AS region,
-       coalesce(a.details -> 'unknown_device' = 'true'::jsonb, false) AS unknown_device
+       coalesce(a.details -> 'unknown_device' = 'true'::jsonb, false) AS unknown_device,
+       CASE WHEN res.status IN ('away', 'in_hospital') AND (res.away_until IS NULL
+                 OR res.away_until > now()) AND res.status_since <= now()
+            THEN res.status END AS resident_away, res.away_until AS resident_away_until
 FROM alerts a LEFT JOIN homes h ON h.id = a.home_id LEFT JOIN users u ON u.id = a.claimed_by
-     LEFT JOIN regions reg ON reg.id = a.region_id
+     LEFT JOIN regions reg ON reg.id = a.region_id LEFT JOIN residents res ON res.id = a.resident_id
 """
 
 # The change feed after a seq, each change with its alert's summary where the scope shows it.
@@ -124,9 +127,12 @@ def feed_page(conn: psycopg.Connection[Any], scope: Scope, seq: int,
     return FeedPage(rows[-1][0] if rows else seq, changes, len(rows) == limit)
 
 
-def detail(conn: psycopg.Connection[Any], alert: dict[str, Any]) -> dict[str, Any]:
-    """Everything the operator needs: residents' cards, contacts, devices, timeline, dispatches."""
-    residents = ([asdict(r) for r in residents_at_home(conn, alert["home_id"])]
+def detail(conn: psycopg.Connection[Any], alert: dict[str, Any],
+           access: Access) -> dict[str, Any]:
+    """Everything the operator needs: residents' cards, contacts, devices, timeline, dispatches,
+    the alert's details (a phone-in's caller and reason). ``access``: who reads it (the health
+    details and phone numbers are sensitive reads, ``server.directory.sensitive``)."""
+    residents = ([asdict(r) for r in resident_cards(conn, alert["home_id"], access)]
                  if alert["home_id"] else [])
     home = None
     if alert["home_id"]:
@@ -138,8 +144,11 @@ def detail(conn: psycopg.Connection[Any], alert: dict[str, Any]) -> dict[str, An
         "false AS unknown, NULL::boolean AS pressed "
         "FROM devices WHERE gateway_id = %s ORDER BY uid", (alert["gateway_id"],)))
     devices += unknown_devices(conn, alert["id"])
+    row = conn.execute("SELECT details FROM alerts WHERE id = %s", (alert["id"],)).fetchone()
     return {**alert, "home": home, "residents": residents,
-            "contacts": [asdict(c) for c in contacts_for(conn, [r["id"] for r in residents])],
+            "details": row[0] if row else {},
+            "contacts": [asdict(c) for c in contacts_for(
+                conn, [r["id"] for r in residents], access)],
             "devices": devices, "timeline": timeline(conn, alert["id"]),
             "dispatches": _rows(conn.execute(
                 "SELECT id, kind, target, status, created_at, updated_at FROM dispatches "
@@ -169,3 +178,24 @@ def timeline(conn: psycopg.Connection[Any], alert_id: int) -> list[dict[str, Any
         "        'from', from_state, 'to', to_state)"
         " FROM alert_audit WHERE alert_id = %s AND action NOT IN ('bump')"
         ") t ORDER BY ts", (alert_id, alert_id)))
+
+
+def of_resident(conn: psycopg.Connection[Any], scope: Scope, resident_id: int,
+                limit: int = 100) -> list[dict[str, Any]]:
+    """A resident's alerts in ``scope`` (theirs, or their home's without a resident): the
+    active ones first, then the newest."""
+    return _rows(conn.execute(_summaries(
+        sql.SQL("(a.resident_id = %s OR (a.resident_id IS NULL AND a.home_id = (SELECT home_id "
+                "FROM residents WHERE id = %s))) AND {}").format(_visible(scope)),
+        sql.SQL(" ORDER BY a.state IN ('open', 'claimed', 'dispatched') DESC, a.id DESC "
+                "LIMIT %s")), (resident_id, resident_id, limit)))
+
+
+def calls_and_notes(conn: psycopg.Connection[Any], scope: Scope, resident_id: int,
+                    limit: int = 200) -> list[dict[str, Any]]:
+    """Calls logged and notes written on a resident's alerts (in ``scope``), newest first."""
+    return _rows(conn.execute(sql.SQL(
+        "SELECT au.alert_id, au.ts, au.actor, au.action, au.note, au.data, a.type "
+        "FROM alert_audit au JOIN alerts a ON a.id = au.alert_id "
+        "WHERE au.action IN ('call', 'note', 'phone_in') AND a.resident_id = %s AND {} "
+        "ORDER BY au.id DESC LIMIT %s").format(_visible(scope)), (resident_id, limit)))

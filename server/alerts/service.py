@@ -12,6 +12,7 @@ It returns a typed result (mostly the alert afterwards) or raises an ``AlertErro
 action                    who          function
 ========================  ===========  ===================================================
 open, or attach (bump)    system       ``raise_alert``
+phone-in (inbound call)   operators    ``phone_in``
 claim, release            users        ``claim``, ``release``
 note                      anyone       ``note``
 call, dispatch            the holder   ``call``, ``dispatch``, ``dispatch_status``
@@ -27,13 +28,14 @@ auto-resolve, priority    system       ``auto_resolve``, ``reprioritise``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
 import psycopg
 
 from server.alerts import machine
-from server.alerts.context import Context, raised_priority
+from server.alerts.context import Context, raised_priority, resident_context
 from server.alerts.model import (
     ACTIVE,
     SYSTEM,
@@ -50,6 +52,7 @@ from server.alerts.model import (
     Priority,
     State,
 )
+from server.directory.access import Access, key_safe_code
 from server.scope import Scope
 
 CANCEL_WINDOW_S = 30.0
@@ -84,6 +87,22 @@ class Call:
     outcome: CallOutcome
     contact_id: int | None = None
     number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneCall:
+    """An inbound call an operator opens an alert for: who called, on which line, about whom
+    (None: someone not in the directory), why, how urgent; ``take``: the operator on the line
+    works it (claimed at once), else it waits in the queue, escalated if nobody claims it."""
+
+    caller: str
+    channel: Literal["landline", "hotline_12349", "other"]
+    reason: str
+    priority: Priority
+    resident_id: int | None = None
+    caller_phone: str = ""
+    relation: str = ""
+    take: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +203,46 @@ def reprioritise(conn: psycopg.Connection[Any], alert_id: int, priority: Priorit
 
 # ---- users (and the system, for notes) ----
 
+def phone_in(conn: psycopg.Connection[Any], actor: Actor, call: PhoneCall, *,
+             scope: Scope) -> Raised:
+    """Open an alert for an inbound call (the PHONE_IN rule: operators, supervisors, admins),
+    with the operator as its opener; from then on it is an alert like any other (claim,
+    escalation, reminders, the answer-time report). A second call about a resident whose
+    phone-in alert is still active is a note on that one. ``take``: claimed by the operator
+    at once (answered when the call was)."""
+    with conn.transaction():
+        ctx = _caller_context(conn, call, scope)
+        details = {k: v for k, v in asdict(call).items() if k not in ("priority", "take")}
+        correlation = ctx.correlation(AlertType.PHONE_IN) if call.resident_id is not None \
+            else f"phone_in:{uuid.uuid4().hex}"
+        new = NewAlert(AlertType.PHONE_IN, call.priority, correlation,
+                       ctx.resident or call.caller, ctx.region_id, ctx.home_id, ctx.resident_id,
+                       ctx.gateway_id, None, details)
+        opened = machine.open_alert(conn, new, actor, action=Action.PHONE_IN, data=details,
+                                    note=call.reason)
+        if opened is None:
+            row = conn.execute(_ACTIVE_BY_CORRELATION,
+                               (correlation, [s.value for s in ACTIVE])).fetchone()
+            assert row is not None  # the insert found it active; it is locked now
+            alert = machine.transition(conn, row[0], Action.NOTE, actor, scope=scope,
+                                       note=call.reason, data={"phone_in": details})
+        else:
+            alert = opened
+        if call.take and alert.state == State.OPEN:
+            alert = machine.transition(conn, alert.id, Action.CLAIM, actor, scope=scope)
+        return Raised(alert, opened is not None)
+
+
+def _caller_context(conn: psycopg.Connection[Any], call: PhoneCall, scope: Scope) -> Context:
+    """Where the call's resident belongs; NotFound if they are not in the operator's scope."""
+    if call.resident_id is None:
+        return Context()
+    ctx = resident_context(conn, call.resident_id)
+    if ctx.region_id is None or not scope.covers(conn, ctx.region_id):
+        raise NotFound(f"no resident {call.resident_id}")
+    return ctx
+
+
 def claim(conn: psycopg.Connection[Any], actor: Actor, alert_id: int, *,
           scope: Scope) -> Alert:
     """Take the alert; ``AlreadyClaimed`` (naming the holder) if someone else has it."""
@@ -247,12 +306,12 @@ def reveal_key_safe(conn: psycopg.Connection[Any], actor: Actor, alert_id: int, 
     """The code of the alert's home's key safe; every reveal is an audit row."""
     with conn.transaction():
         alert = machine.locked(conn, alert_id, Action.REVEAL_KEY_SAFE, actor, scope=scope)
-        row = conn.execute("SELECT key_safe_code FROM homes WHERE id = %s",
-                           (alert.home_id,)).fetchone()
-        if row is None or row[0] is None:
+        code = None if alert.home_id is None else key_safe_code(
+            conn, alert.home_id, Access(actor, "alert", alert_id))
+        if code is None:
             raise NotFound("this home has no key safe on record")
         machine.apply(conn, alert, Action.REVEAL_KEY_SAFE, actor)
-        return str(row[0])
+        return code
 
 
 def resolve(conn: psycopg.Connection[Any], actor: Actor, alert_id: int, outcome: Outcome,

@@ -8,7 +8,7 @@ read one of ``server.alerts.queries``. An operator sees only alerts of their reg
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, field_validator
@@ -27,6 +27,7 @@ from server.api.deps import CurrentUser, Db
 from server.api.errors import RESPONSES
 from server.api.types import Id, Instant, Text
 from server.auth.users import User
+from server.directory.sensitive import Access
 from server.scope import Scope
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"], responses=RESPONSES)
@@ -66,6 +67,21 @@ class ResolveIn(BaseModel):
         return value
 
 
+class PhoneInIn(BaseModel):
+    """An inbound call: who called (and from which number, their relation to the resident),
+    on which line, about which resident (none: not in the directory), why, how urgent;
+    ``take``: the operator on the line works it now (default), else it waits in the queue."""
+
+    caller: Text = Field(min_length=1, max_length=80)
+    caller_phone: Text = Field(default="", max_length=40)
+    relation: Text = Field(default="", max_length=40)
+    channel: Literal["landline", "hotline_12349", "other"] = "landline"
+    resident_id: Id | None = None
+    reason: Text = Field(min_length=1, max_length=2000)
+    priority: Literal[Priority.P1, Priority.P2, Priority.P3] = Priority.P2
+    take: bool = True
+
+
 def visible(conn: Db, user: User, alert_id: int) -> dict[str, Any]:
     """The alert's summary if this user may see it; 404 otherwise. Kept for charts_routes
     until it calls ``queries.visible(conn, alert_id, Scope.of(user))`` itself."""
@@ -92,9 +108,20 @@ def history(user: CurrentUser, conn: Db, state: State | None = None,
                           since=since, until=until, limit=limit, before_id=before_id)
 
 
+@router.post("/phone-in", status_code=201)
+def phone_in(body: PhoneInIn, user: CurrentUser, conn: Db) -> dict[str, Any]:
+    """Open an alert for an inbound call (operators, supervisors, admins); a second call about
+    a resident whose phone-in alert is active is a note on it (``opened`` false)."""
+    scope = Scope.of(user)
+    raised = service.phone_in(conn, user.actor, service.PhoneCall(**body.model_dump()),
+                              scope=scope)
+    return {**queries.visible(conn, raised.alert.id, scope), "opened": raised.opened}
+
+
 @router.get("/{alert_id}")
 def one(alert_id: Id, user: CurrentUser, conn: Db) -> dict[str, Any]:
-    return queries.detail(conn, queries.visible(conn, alert_id, Scope.of(user)))
+    summary = queries.visible(conn, alert_id, Scope.of(user))
+    return queries.detail(conn, summary, Access(user.actor, "alert", alert_id))
 
 
 @router.post("/{alert_id}/claim")

@@ -2,8 +2,12 @@
 
 Activity of a resident = their wearables' counts, plus PIR / door events and button presses in
 their home. Residents behind an offline gateway are skipped (the gateway-offline alert covers
-them); away / holiday mode (``residents.away_until``) suspends the count. Two detectors run: the
-rules operators understand (:class:`InactivityRules`), and for residents with at least
+them), and so are residents who moved or died; a resident away or in hospital
+(``residents.status``, from ``status_since`` to ``away_until``, open-ended for a hospital stay
+without an end) has those minutes suspended: no count, no alarm, and the count starts afresh
+when they are back. Two detectors run: the rules operators understand
+(:class:`InactivityRules`, with each resident's own windows where a supervisor set them:
+``residents.inactivity_rules``, :class:`RuleSettings` names), and for residents with at least
 ``MIN_DAYS`` days of history, limits learned from that history per hour of the week
 (``inactivity_limits``, refitted daily by :func:`fit_limits`). Alarms become P2 alerts (raised
 to P1 by care tags); pre-warnings go to the home's gateway as a ``prewarn`` command, which the
@@ -26,6 +30,7 @@ from analytics.inactivity import (
     LearnedLimits,
     Minutes,
     Outcome,
+    RuleSettings,
     evaluate_learned,
     evaluate_rules,
     fit_learned,
@@ -43,9 +48,17 @@ MIN_DAYS = 14  # days with data before a resident's learned limits are used
 FIT_BATCH = 50  # residents per fit: 28 days of minutes is ~0.7 MB a resident
 
 _RESIDENTS = """
-SELECT r.id, r.home_id, g.id, floor(extract(epoch FROM coalesce(r.away_until, 'epoch')) / 60)
+SELECT r.id, r.home_id, g.id,
+       CASE WHEN r.status IN ('away', 'in_hospital')
+            THEN floor(extract(epoch FROM r.status_since) / 60)::int8 END,
+       CASE WHEN r.status IN ('away', 'in_hospital')
+            THEN ceil(extract(epoch FROM r.away_until) / 60)::int8 END
 FROM residents r JOIN gateways g ON g.home_id = r.home_id
-WHERE g.state = 'online' AND (%(only)s::int8[] IS NULL OR r.id = ANY(%(only)s)) ORDER BY r.id
+WHERE g.state = 'online' AND r.status NOT IN ('moved', 'deceased')
+  AND (%(only)s::int8[] IS NULL OR r.id = ANY(%(only)s)) ORDER BY r.id
+"""
+_OWN_RULES = """
+SELECT id, inactivity_rules FROM residents WHERE id = ANY(%s) AND inactivity_rules <> '{}'
 """
 _WEAR = """
 SELECT d.resident_id, floor(extract(epoch FROM a.minute) / 60)::int8, max(a.score)
@@ -84,9 +97,9 @@ def build_minutes(conn: psycopg.Connection[Any], now_min: int, span: int = DAY_M
     gateway): every resident behind an online gateway, or those of them in ``only``."""
     start = now_min - span + 1
     people = conn.execute(_RESIDENTS, {"only": only}).fetchall()
-    row_of = {r: i for i, (r, _, _, _) in enumerate(people)}
+    row_of = {r: i for i, (r, *_) in enumerate(people)}
     homes: dict[int, list[int]] = {}
-    for i, (_, home, _, _) in enumerate(people):
+    for i, (_, home, *_) in enumerate(people):
         homes.setdefault(home, []).append(i)
     wear = np.full((len(people), span), np.nan)
     events = np.zeros((len(people), span), dtype=np.int64)
@@ -101,29 +114,51 @@ def build_minutes(conn: psycopg.Connection[Any], now_min: int, span: int = DAY_M
                 for i in homes.get(home, []):
                     target[i, minute - start] += n
     events += button
-    away = (np.arange(start, now_min + 1)[None, :] <
-            np.array([[a] for _, _, _, a in people] or np.zeros((0, 1))))
+    minutes = np.arange(start, now_min + 1)[None, :]
+    since = np.array([[np.inf if a is None else a] for *_, a, _ in people] or np.zeros((0, 1)))
+    until = np.array([[np.inf if b is None else b] for *_, b in people] or np.zeros((0, 1)))
+    away = (minutes >= since) & (minutes < until)
     local = Minutes(start + UTC_OFFSET_MIN, wear, events, button, away)
-    return local, [(r, gw) for r, _, gw, _ in people]
+    return local, [(r, gw) for r, _, gw, *_ in people]
 
 
 def inactivity_pass(conn: psycopg.Connection[Any], now_min: int,
                     raised: set[tuple[int, str, int]], prewarn: Prewarn | None = None,
                     rules: InactivityRules | None = None) -> list[int]:
     """Alerts for inactivity alarms of the last few minutes (each raised once), by the rules
-    and, for residents who have them, by their learned limits."""
+    (``rules``, or the standard ones with a resident's own windows where they have them) and,
+    for residents who have them, by their learned limits."""
     m, who = build_minutes(conn, now_min)
     if not who:
         return []
-    events = evaluate_rules(m, rules or InactivityRules())
+    events: list[InactivityEvent] = []
+    for rows, group_rules in _rule_groups(conn, who, rules or InactivityRules()):
+        events += [replace(e, resident=rows[e.resident])
+                   for e in evaluate_rules(_subset(m, rows), group_rules)]
     learned = dict(conn.execute(_LIMITS, ([r for r, _ in who], MIN_DAYS)).fetchall())
     rows = [i for i, (r, _) in enumerate(who) if r in learned]
     if rows:
-        sub = Minutes(m.start, m.wear[rows], m.events[rows], m.button[rows], m.away[rows])
+        sub = _subset(m, rows)
         limits = LearnedLimits(np.array([learned[who[i][0]] for i in rows], dtype=np.int64))
         events += [replace(e, resident=rows[e.resident]) for e in evaluate_learned(sub, limits)
                    if e.rule == "learned"]
     return _act(conn, events, who, now_min, raised, prewarn)
+
+
+def _subset(m: Minutes, rows: list[int]) -> Minutes:
+    return Minutes(m.start, m.wear[rows], m.events[rows], m.button[rows], m.away[rows])
+
+
+def _rule_groups(conn: psycopg.Connection[Any], who: list[tuple[int, str]],
+                 default: InactivityRules) -> list[tuple[list[int], InactivityRules]]:
+    """Rows of ``who`` grouped by the rules that judge them: ``default``, or the standard
+    rules with a resident's own windows (one evaluation per distinct set)."""
+    own = dict(conn.execute(_OWN_RULES, ([r for r, _ in who],)).fetchall())
+    groups: dict[RuleSettings | None, list[int]] = {}
+    for i, (resident, _) in enumerate(who):
+        key = RuleSettings().override(**own[resident]) if resident in own else None
+        groups.setdefault(key, []).append(i)
+    return [(rows, default if key is None else key.rules()) for key, rows in groups.items()]
 
 
 def _act(conn: psycopg.Connection[Any], events: list[InactivityEvent],

@@ -1,7 +1,9 @@
 """Vital-sign breaches over the last hour of readings, per resident, as P2 alerts.
 
 The analytics evaluate a window of readings (not a stream), so every pass re-reads the last hour;
-a breach is raised once, keyed by (resident, kind, start of its run).
+a breach is raised once, keyed by (resident, kind, start of its run). Each resident is judged by
+their own limits where a supervisor set them (``residents.vital_limits``), the default beside;
+residents who moved or died are no longer watched.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ _READINGS = """
 SELECT d.resident_id, d.uid, r.vital_limits, extract(epoch FROM v.ts)::float8, v.hr, v.spo2,
        v.contact
 FROM vitals v JOIN devices d ON d.uid = v.device JOIN residents r ON r.id = d.resident_id
-WHERE v.ts > now() - interval '1 hour'
+WHERE v.ts > now() - interval '1 hour' AND r.status NOT IN ('moved', 'deceased')
 ORDER BY d.resident_id, v.ts
 """
 

@@ -3,50 +3,99 @@
 Every read and write the API needs is a function here taking a connection (and the reader's
 ``server.scope.Scope`` where rows belong to a region) and returning typed rows (frozen
 dataclasses; routes shape them with ``dataclasses.asdict``). Each write is one transaction: it
-checks the rows its input refers to (``NotFound`` naming the field), then writes; a constraint
-the database still enforces is a ``Conflict`` (``server.errors``; the API answers 404 / 409 /
-422). Inputs are pydantic models built from ``server.api.types``.
+checks the rows its input refers to — and, for homes, residents and contacts, that they are in
+the actor's regions (``NotFound`` naming the field otherwise) — then writes and, for those
+three, adds an audit row per change (``audit``: who, when, field by field before → after). A
+constraint the database still enforces is a ``Conflict`` (``server.errors``; the API answers
+404 / 409 / 422). Inputs are pydantic models built from ``server.api.types``.
 
 One module per thing held: ``regions``, ``homes``, ``residents``, ``contacts``, ``gateways``,
-``devices``, ``users``; ``records`` has what they share.
+``devices``, ``users``; ``care_tags`` (the one vocabulary), ``search`` (resident search and
+its terms), ``audit``, ``sensitive`` and ``access`` (every read of health details, phones,
+key-safe codes, and who read them),
+``page`` (a resident page's devices, the editor's vocabulary); ``records`` has what they share.
 """
 
 from __future__ import annotations
 
-from server.directory.contacts import Contact, ContactIn, add_contact, contacts_for
+from server.directory.audit import AuditEntry, history
+from server.directory.care_tags import CARE_TAGS, CareTag
+from server.directory.contacts import (
+    Contact,
+    ContactEdit,
+    ContactIn,
+    Reorder,
+    add_contact,
+    deactivate_contact,
+    edit_contact,
+    reorder_contacts,
+)
 from server.directory.devices import DeviceIn, add_device, wearables_of
 from server.directory.gateways import GatewayIn, GatewayStatus, add_gateway, list_gateways
-from server.directory.homes import HomeIn, add_home
+from server.directory.homes import (
+    Home,
+    HomeEdit,
+    HomeIn,
+    add_home,
+    deactivate_home,
+    edit_home,
+    get_home,
+)
+from server.directory.page import HomeDevice, Vocabulary, devices_at_home, vocabulary
 from server.directory.regions import Region, RegionIn, add_region, list_regions
 from server.directory.residents import (
-    CareTag,
+    LimitsIn,
     Resident,
     ResidentCard,
+    ResidentEdit,
     ResidentIn,
-    ResidentListing,
+    ResidentSummary,
+    StatusIn,
     add_resident,
-    get_resident,
-    residents_at_home,
-    search_residents,
+    edit_resident,
+    resident_summary,
+    set_limits,
+    set_status,
+)
+from server.directory.search import ResidentListing, search_residents
+from server.directory.sensitive import (
+    Access,
+    contacts_for,
+    key_safe_code,
+    resident_cards,
+    resident_record,
 )
 from server.directory.users import UserAccount, UserIn, add_user, list_users
 
 __all__ = [
+    "CARE_TAGS",
+    "Access",
+    "AuditEntry",
     "CareTag",
     "Contact",
+    "ContactEdit",
     "ContactIn",
     "DeviceIn",
     "GatewayIn",
     "GatewayStatus",
+    "Home",
+    "HomeDevice",
+    "HomeEdit",
     "HomeIn",
+    "LimitsIn",
     "Region",
     "RegionIn",
+    "Reorder",
     "Resident",
     "ResidentCard",
+    "ResidentEdit",
     "ResidentIn",
     "ResidentListing",
+    "ResidentSummary",
+    "StatusIn",
     "UserAccount",
     "UserIn",
+    "Vocabulary",
     "add_contact",
     "add_device",
     "add_gateway",
@@ -55,11 +104,25 @@ __all__ = [
     "add_resident",
     "add_user",
     "contacts_for",
-    "get_resident",
+    "deactivate_contact",
+    "deactivate_home",
+    "devices_at_home",
+    "edit_contact",
+    "edit_home",
+    "edit_resident",
+    "get_home",
+    "history",
+    "key_safe_code",
     "list_gateways",
     "list_regions",
     "list_users",
-    "residents_at_home",
+    "reorder_contacts",
+    "resident_cards",
+    "resident_record",
+    "resident_summary",
     "search_residents",
+    "set_limits",
+    "set_status",
+    "vocabulary",
     "wearables_of",
 ]

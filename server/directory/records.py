@@ -3,7 +3,8 @@ transaction whose database refusals become the service's errors (``server.errors
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import psycopg
@@ -12,6 +13,7 @@ from psycopg.rows import class_row, dict_row
 from pydantic import BaseModel, ConfigDict
 
 from server.errors import Conflict, NotFound
+from server.scope import Scope
 
 Row = TypeVar("Row")
 Result = TypeVar("Result")
@@ -36,12 +38,13 @@ def fetch(conn: psycopg.Connection[Any], row: type[Row], query: sql.SQL | sql.Co
 
 
 def one(conn: psycopg.Connection[Any], query: sql.Composed, params: Sequence[Any],
-        missing: str) -> dict[str, Any]:
-    """The query's one row (column -> value); NotFound saying ``missing`` when it has none."""
+        missing: str, field: str | None = None) -> dict[str, Any]:
+    """The query's one row (column -> value); NotFound saying ``missing`` (about ``field`` of
+    the request, if it names one) when it has none."""
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(query, params).fetchone()
     if row is None:
-        raise NotFound(missing)
+        raise NotFound(missing, field=field)
     return row
 
 
@@ -82,6 +85,36 @@ def create(conn: psycopg.Connection[Any], body: BaseModel,
         with conn.transaction():
             check_references(conn, body)
             return write(conn)
+    except psycopg.errors.ForeignKeyViolation:
+        raise Conflict("a row this refers to was removed meanwhile") from None
+    except psycopg.IntegrityError as exc:
+        raise Conflict(exc.diag.message_primary or "conflict") from None
+
+
+def update(conn: psycopg.Connection[Any], table: str, row_id: int, data: dict[str, Any]) -> None:
+    """Set ``data`` (column -> value) on one row, and its ``updated_at``."""
+    if not data:
+        return
+    sets = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in data)
+    conn.execute(sql.SQL("UPDATE {} SET {}, updated_at = now() WHERE id = %s").format(
+        sql.Identifier(table), sets), [*data.values(), row_id])
+
+
+def check_region(conn: psycopg.Connection[Any], scope: Scope, region_id: int,
+                 field: str = "region_id") -> None:
+    """NotFound naming ``field`` unless the region exists and is in ``scope``: a write may
+    only put rows where its actor works (one outside looks like one that does not exist)."""
+    exists = conn.execute("SELECT 1 FROM regions WHERE id = %s", (region_id,)).fetchone()
+    if exists is None or not scope.covers(conn, region_id):
+        raise NotFound(f"no region {region_id}", field=field)
+
+
+@contextmanager
+def writing(conn: psycopg.Connection[Any]) -> Iterator[None]:
+    """A write's transaction: a constraint the database still enforces is a Conflict."""
+    try:
+        with conn.transaction():
+            yield
     except psycopg.errors.ForeignKeyViolation:
         raise Conflict("a row this refers to was removed meanwhile") from None
     except psycopg.IntegrityError as exc:

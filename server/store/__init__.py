@@ -4,7 +4,6 @@ Everything lives in the first schema of the connection's search_path. See README
 """
 
 from server.store.config import (
-    CARE_TAGS,
     ROLLUP_TIMEZONE,
     Backend,
     BackendChoice,
@@ -49,7 +48,6 @@ from server.store.writes import (
 )
 
 __all__ = [
-    "CARE_TAGS",
     "ROLLUP_TIMEZONE",
     "AccSeries",
     "ActivityMinute",

@@ -9,9 +9,6 @@ from enum import StrEnum
 #: Days of the daily rollups start at midnight in this zone (on both backends).
 ROLLUP_TIMEZONE = "Asia/Shanghai"
 
-#: Care tags a resident may carry; the residents table checks the same set.
-CARE_TAGS = frozenset({"高龄", "独居", "空巢", "失能", "经济困难", "计划生育特殊家庭", "重残"})
-
 #: Partitioned (plain) / hypertable (TimescaleDB) time-series tables and their time column.
 TIME_SERIES = {
     "acc_blocks": "t0",

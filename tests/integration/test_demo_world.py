@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from firmware_sim.scenarios import find_scenario
-from pinganling.demo_world import HOMES, seed
+from pinganling.demo_world import HOMES, QUIET_HOMES, seed
 from server.auth.users import verify_password
 from tests.fixtures.database import DbSchema
 
@@ -19,7 +19,13 @@ def test_the_printed_logins_work_even_when_another_checkout_seeded_the_database(
         homes = conn.execute("SELECT count(*) FROM homes").fetchone()
         # a second checkout (or a deleted .pinganling/) has its own credentials file
         second = seed(conn, scenarios, tmp_path / "b" / "credentials.json")
-        assert conn.execute("SELECT count(*) FROM homes").fetchone() == homes == (len(HOMES),)
+        assert conn.execute("SELECT count(*) FROM homes").fetchone() == homes == (
+            len(HOMES) + len(QUIET_HOMES),)
+        # the residents page has real content: statuses, contacts with several numbers
+        assert dict(conn.execute("SELECT status, count(*) FROM residents GROUP BY 1")) == {
+            "active": 3, "in_hospital": 1, "away": 1}
+        assert conn.execute("SELECT count(*) FROM contacts WHERE cardinality(phones) > 1"
+                            ).fetchone()[0] >= 2  # type: ignore[index]
         assert first["operator"]["password"] != second["operator"]["password"]
         for login in second.values():
             assert verify_password(conn, login["username"], login["password"]) is not None

@@ -16,7 +16,7 @@ from kernel.contract import EventType, Topics
 from kernel.services.broker import BrokerAddress
 from server import charts, directory, reports
 from server.alerts import engine
-from server.alerts.model import Role
+from server.alerts.model import SYSTEM, Role
 from server.app import create_app
 from server.auth.users import User
 from server.directory import (
@@ -31,12 +31,13 @@ from server.directory import (
     add_region,
     add_user,
     contacts_for,
-    get_resident,
     list_gateways,
+    resident_record,
     search_residents,
     wearables_of,
 )
 from server.directory.records import create, insert
+from server.directory.sensitive import Access
 from server.errors import Conflict, Invalid, NotFound
 from server.scope import Scope
 from server.settings import Settings
@@ -45,6 +46,11 @@ from tests.fixtures.ingest import make_block, make_event
 from tests.fixtures.world import GATEWAY, PASSWORD, PENDANT, World
 
 _n = iter(range(1, 10**6))
+READ = Access(SYSTEM, "test")
+
+
+def get_resident(conn: psycopg.Connection[Any], scope: Scope, resident_id: int) -> Any:
+    return resident_record(conn, scope, resident_id, READ)
 
 
 def scopes(world: World) -> dict[str, Scope]:
@@ -99,20 +105,20 @@ def test_a_resident_comes_with_contacts_in_call_order_and_only_their_wearables(
         world: World) -> None:
     with world.connect() as conn:
         add_contact(conn, ContactIn(resident_id=world.resident, name="王芳", relation="女儿",
-                                    phone="13800000002", call_order=3))
+                                    phones=["13800000002"], call_order=3))
         add_contact(conn, ContactIn(resident_id=world.resident, name="李阿姨", relation="邻居",
-                                    phone="13800000003", call_order=2))
+                                    phones=["13800000003"], call_order=2))
         resident = get_resident(conn, Scope(None), world.resident)
         assert [(c.name, c.call_order) for c in resident.contacts] == [
             ("王强", 1), ("李阿姨", 2), ("王芳", 3)]
-        assert resident.contacts == contacts_for(conn, [world.resident])
+        assert resident.contacts == contacts_for(conn, [world.resident], READ)
         assert (resident.name, resident.care_tags, resident.region_id) == (
             "王秀英", ["高龄", "独居"], world.community)
         assert wearables_of(conn, Scope(None), world.resident) == [PENDANT], \
             "the button is the resident's too, but it has no accelerometer"
-        # The alert detail still takes plain rows (server.alerts.queries).
-        assert directory.residents_at_home(conn, world.home)[0].name == "王秀英"
-        assert directory.contacts_for(conn, [world.resident])[0].phone == "13800000001"
+        # The alert detail reads the cards and contacts through the sensitive reads.
+        assert directory.resident_cards(conn, world.home, READ)[0].name == "王秀英"
+        assert directory.contacts_for(conn, [world.resident], READ)[0].phone == "13800000001"
 
 
 # --- writes ------------------------------------------------------------------------------------
@@ -142,10 +148,6 @@ def test_a_write_is_one_transaction_and_a_duplicate_a_conflict(world: World) -> 
     with world.connect() as conn:
         with pytest.raises(Conflict, match="gateways_pkey"):
             add_gateway(conn, GatewayIn(id=GATEWAY))
-        # The call order is checked at commit (a deferred constraint): still refused, nothing kept.
-        contacts = count(conn, "contacts")
-        with pytest.raises(Conflict, match="contacts_call_order"):
-            add_contact(conn, ContactIn(resident_id=world.resident, name="重复", phone="123"))
         regions = count(conn, "regions")
 
         def two_regions(c: psycopg.Connection[Any]) -> int:
@@ -154,7 +156,7 @@ def test_a_write_is_one_transaction_and_a_duplicate_a_conflict(world: World) -> 
 
         with pytest.raises(Conflict):
             create(conn, RegionIn(name="新街道", level="街道"), two_regions)
-        assert (count(conn, "contacts"), count(conn, "regions")) == (contacts, regions)
+        assert count(conn, "regions") == regions
 
 
 def test_a_row_removed_between_the_check_and_the_write_is_a_conflict(world: World) -> None:
@@ -235,13 +237,17 @@ def test_the_directory_reads_keep_their_shape(client: TestClient, world: World) 
     sam = login(client, "sam")
     one = client.get(f"/api/residents/{world.resident}", headers=sam).json()
     assert set(one) == {"id", "home_id", "name", "sex", "birth_date", "phone", "care_tags",
-                        "conditions", "medications", "languages", "photo_url", "created_at",
-                        "vital_limits", "away_until", "address", "region_id", "contacts"}
+                        "conditions", "medications", "allergies", "languages", "photo_url",
+                        "status", "status_since", "status_note", "away_until", "created_at",
+                        "updated_at", "vital_limits", "inactivity_rules", "address",
+                        "region_id", "home", "contacts"}
     assert set(one["contacts"][0]) == {"id", "resident_id", "name", "relation", "phone",
-                                       "call_order"}
+                                       "phones", "call_order", "availability", "has_key",
+                                       "active"}
     (listed,) = client.get("/api/residents", headers=sam, params={"q": "幸福"}).json()
     assert listed == {"id": world.resident, "name": "王秀英", "care_tags": ["高龄", "独居"],
-                      "home_id": world.home, "address": "幸福路 8 号 3 单元 201"}
+                      "home_id": world.home, "address": "幸福路 8 号 3 单元 201",
+                      "status": "active", "away_until": None}
     (gateway,) = client.get("/api/gateways", headers=sam).json()
     assert set(gateway) == {"id", "home_id", "address", "state", "state_since", "last_seen",
                             "outbox"}

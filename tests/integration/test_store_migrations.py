@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pydantic
 import pytest
 from psycopg import sql
 
 from kernel import contract
+from server.directory import ResidentIn
+from server.directory.care_tags import CareTag
 from server.store import (
-    CARE_TAGS,
     Backend,
     BackendChoice,
     BackendMismatch,
@@ -129,24 +131,16 @@ def test_recorded_backend_is_kept(plain_schema: DbSchema) -> None:
             apply_migrations(conn, BackendChoice.TIMESCALE)
 
 
-def test_care_tags_are_checked_against_the_allowed_set(plain_db: psycopg.Connection[Any]) -> None:
-    definition = plain_db.execute(
-        "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
-        " WHERE conname = 'residents_care_tags_allowed'"
-        " AND connamespace = current_schema()::regnamespace").fetchone()
-    assert definition is not None
-    assert set(re.findall(r"'([^']+)'::text", definition[0])) == CARE_TAGS
-    region = plain_db.execute("INSERT INTO regions (name, level) VALUES ('街道一', '街道')"
-                              " RETURNING id").fetchone()
-    assert region is not None
-    home = plain_db.execute("INSERT INTO homes (region_id, address) VALUES (%s, '1号')"
-                            " RETURNING id", region).fetchone()
-    assert home is not None
-    plain_db.execute("INSERT INTO residents (home_id, name, care_tags) VALUES (%s, '王', %s)",
-                     (home[0], ["高龄", "独居"]))
-    with pytest.raises(psycopg.errors.CheckViolation):
-        plain_db.execute("INSERT INTO residents (home_id, name, care_tags) VALUES (%s, '李', %s)",
-                         (home[0], ["高龄", "VIP"]))
+def test_care_tags_are_one_vocabulary_the_service_checks(plain_db: psycopg.Connection[Any]) -> None:
+    """The vocabulary is server/directory/care_tags.py alone: no copy in a CHECK constraint
+    (0013 dropped it) to drift from it; the directory's input model refuses other tags."""
+    assert plain_db.execute(
+        "SELECT 1 FROM pg_constraint WHERE conname = 'residents_care_tags_allowed'"
+        " AND connamespace = current_schema()::regnamespace").fetchone() is None
+    assert ResidentIn(home_id=1, name="王", care_tags=["高龄", "独居"]).care_tags == [
+        CareTag.AGED, CareTag.ALONE]
+    with pytest.raises(pydantic.ValidationError, match="care_tags"):
+        ResidentIn(home_id=1, name="李", care_tags=["高龄", "VIP"])
 
 
 def test_gateway_id_check_is_the_contract_pattern(plain_db: psycopg.Connection[Any]) -> None:

@@ -6,6 +6,7 @@ import { accChart, activityChart, loadingChart, vitalsChart } from "./charts.js"
 import { callDialog, dispatchDialog, noteDialog, resolveDialog } from "./dialogs.js";
 import { fmtDateTime, fmtTime, h, yearsSince } from "./dom.js";
 import { label, t } from "./i18n.js";
+import { awayText } from "./phonein.js";
 
 const WORKING = new Set(["claimed", "dispatched"]);
 const OVERSEE = new Set(["supervisor", "admin"]);
@@ -258,6 +259,7 @@ export class AlertView {
         d.device ? meta(t("detail.device"), d.event_count > 1
           ? `${d.device} ${t("queue.repeats", { n: d.event_count })}` : d.device,
         d.unknown_device ? [" ", unknownDevice(d.type === "panic")] : null) : null),
+      d.type === "phone_in" && d.details?.caller ? phoneInRow(d.details) : null,
       h("div.actions", {},
         button("claim", "C", ".primary"), button("release", ""), button("note", "N"),
         button("call", "P"), button("dispatch", "D"), button("resolve", "R", ".finish")),
@@ -366,6 +368,15 @@ function meta(name, ...value) {
   return h("span.meta", {}, h("span.k", {}, name), " ", ...value);
 }
 
+/** Who called in, on which line, and why (a phone-in alert). */
+function phoneInRow(x) {
+  return h("div.meta-row.phone-in-row", { testid: "detail-phone-in" },
+    meta(t("phonein.caller"), h("b", {}, x.caller), x.relation ? ` （${x.relation}）` : "",
+      x.caller_phone ? h("span.mono", {}, ` ${x.caller_phone}`) : ""),
+    meta(t("phonein.channel"), t(`channel.${x.channel}`)),
+    meta(t("phonein.reason"), h("span", { testid: "detail-phone-in-reason" }, x.reason)));
+}
+
 /** The alert's device is not known to the server (raised at its gateway's home). */
 function unknownDevice(pressed) {
   return h("span.tag.unknown-device", { testid: "detail-unknown-device" },
@@ -383,17 +394,22 @@ function residentBlock(r, d) {
   const photo = r.photo_url
     ? h("img.photo", { src: r.photo_url, alt: t("resident.photo") })
     : h("div.photo.placeholder", { "aria-label": t("resident.photo") }, (r.name || "?").slice(0, 1));
+  const away = awayText(r);
   return h("div.person", { testid: "resident", dataset: { residentId: r.id } },
     photo,
     h("div.person-main", {},
-      h("div.name-row", {}, h("span.name", { testid: "resident-name" }, r.name),
+      h("div.name-row", {}, h("a.name", { testid: "resident-name", href: `#/residents/${r.id}`,
+        title: t("tab.residents") }, r.name),
         facts ? h("span.muted", {}, facts) : null,
-        ...(r.care_tags || []).map((tag) => h("span.tag", { title: tag }, label("tag", tag)))),
+        ...(r.care_tags || []).map((tag) => h("span.tag", { title: tag }, label("tag", tag))),
+        away ? h(`span.tag.away.status-${r.status}`, { testid: "resident-away" }, away) : null),
       h("dl.facts", {},
         fact(t("resident.address"), d.home?.address || d.address, "resident-address"),
         r.phone ? fact(t("resident.phone"), r.phone) : null,
         fact(t("resident.conditions"), list(r.conditions), "resident-conditions", "warn"),
         fact(t("resident.medications"), list(r.medications), "resident-medications"),
+        r.allergies?.length ? fact(t("res.allergies"), list(r.allergies), "resident-allergies",
+          "warn") : null,
         fact(t("resident.languages"), list(r.languages), "resident-languages"),
         d.home?.notes ? fact(t("resident.home_notes"), d.home.notes) : null)));
 }

@@ -22,7 +22,7 @@ export function closeDialog() {
 }
 
 /** Show a form dialog; ``submit(form)`` may throw an ApiError (shown, dialog stays open). */
-function show({ testid, title, body, submitLabel, submit, finish = false, keys = null }) {
+export function show({ testid, title, body, submitLabel, submit, finish = false, keys = null }) {
   const el = dialog();
   const error = h("p.error", { testid: "dialog-error", role: "alert", hidden: true });
   const confirm = h(`button.${finish ? "finish" : "primary"}`, { type: "submit",
@@ -183,7 +183,8 @@ export function resolveDialog(submit) {
 
 export const SHORTCUTS = [
   ["c", "help.claim"], ["r", "help.resolve"], ["n", "help.note"], ["p", "help.call"],
-  ["d", "help.dispatch"], ["j / k · ↓ / ↑", "help.move"], ["m", "help.mute"],
+  ["d", "help.dispatch"], ["i", "help.phone_in"], ["j / k · ↓ / ↑", "help.move"],
+  ["m", "help.mute"],
   ["?", "help.help"], ["1 – 7", "help.outcome"], ["Esc", "help.close"],
 ];
 

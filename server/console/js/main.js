@@ -8,6 +8,7 @@ import { $, ageSeconds, h, mmss, s, typing } from "./dom.js";
 import { getLang, label, setLang, t, translate } from "./i18n.js";
 import { HistoryView } from "./history.js";
 import { LiveFeed } from "./live.js";
+import { PHONE_IN_ROLES, phoneInDialog } from "./phonein.js";
 import { QueueList } from "./queue.js";
 import { sound } from "./sound.js";
 import { AlertStore } from "./store.js";
@@ -94,6 +95,7 @@ function start(me) {
   $("#login").hidden = true;
   $("#app").hidden = false;
   for (const view of VIEWS) $(`[data-testid=tab-${view.name}]`).hidden = !allowed(view, me);
+  $("[data-testid=phone-in]").hidden = !PHONE_IN_ROLES.includes(me.role);
   paint();
   queueDetail.show(null);
   historyDetail.show(null);
@@ -285,12 +287,20 @@ function onKey(event) {
     event.preventDefault();
     const next = queueList.neighbour(key === "j" || key === "ArrowDown" ? 1 : -1);
     if (next !== null) select(next);
+  } else if (key === "i" && PHONE_IN_ROLES.includes(state.me.role)) {
+    event.preventDefault();
+    phoneIn();
   } else if (key === "?") {
     event.preventDefault();
     helpDialog();
   } else if (key === "m") {
     toggleMute();
   }
+}
+
+/** An inbound call: open an alert for it (the header button, the ``i`` key). */
+function phoneIn() {
+  phoneInDialog({ me: () => state.me, toast, merged, tick, go });
 }
 
 function toggleMute() {
@@ -348,6 +358,10 @@ async function boot() {
   for (const el of document.querySelectorAll(".tabs [data-view]")) {
     el.addEventListener("click", () => setView(el.dataset.view));
   }
+  const phoneInButton = h("button.phone-in", { testid: "phone-in", hidden: true,
+    "data-t-title": "help.phone_in", onclick: phoneIn },
+  h("span", { "data-t": "phonein.button" }), h("kbd", {}, "I"));
+  $("header.top .spacer").before(phoneInButton);
   $("[data-action=mute]").addEventListener("click", toggleMute);
   $("[data-action=help]").addEventListener("click", helpDialog);
   $("[data-action=logout]").addEventListener("click", logout);
