@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, field_validator
 
 from server.alerts import queries, service
-from server.alerts.machine import OPERATOR_OUTCOMES
+from server.alerts.machine import OPERATOR_OUTCOMES, permitted
 from server.alerts.model import (
     CallOutcome,
     DispatchKind,
@@ -94,7 +94,11 @@ def history(user: CurrentUser, conn: Db, state: State | None = None,
 
 @router.get("/{alert_id}")
 def one(alert_id: Id, user: CurrentUser, conn: Db) -> dict[str, Any]:
-    return queries.detail(conn, queries.visible(conn, alert_id, Scope.of(user)))
+    """The alert in full; ``may``: the actions this user's role may take on it (states aside:
+    the rule table's ``who``)."""
+    found = queries.detail(conn, queries.visible(conn, alert_id, Scope.of(user)))
+    may = permitted(user.role, Priority(found["priority"]))
+    return {**found, "may": [a.value for a in may]}
 
 
 @router.post("/{alert_id}/claim")

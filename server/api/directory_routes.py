@@ -1,5 +1,5 @@
-"""Residents, homes, contacts, regions, gateways, devices and users (reads for every role,
-writes for supervisors and admins; users for admins), over the directory service."""
+"""Residents, homes, contacts, regions, gateways and devices (reads for every role, writes for
+supervisors and admins), over the directory service. Users: ``users_routes``."""
 
 from __future__ import annotations
 
@@ -72,13 +72,3 @@ def add_device(body: directory.DeviceIn, _user: Installer, conn: Db) -> dict[str
 @router.get("/gateways")
 def gateways(user: CurrentUser, conn: Db) -> list[dict[str, Any]]:
     return [asdict(g) for g in directory.list_gateways(conn, Scope.of(user))]
-
-
-@router.get("/users")
-def users(_user: Admin, conn: Db) -> list[dict[str, Any]]:
-    return [asdict(u) for u in directory.list_users(conn)]
-
-
-@router.post("/users", status_code=201)
-def add_user(body: directory.UserIn, _user: Admin, conn: Db) -> dict[str, Any]:
-    return {"id": directory.add_user(conn, body)}

@@ -2,7 +2,10 @@
 
 NOTIFY is only a wake-up: each client reads the change feed (``alert_changes``) from its own
 cursor, so a missed notification, a dropped socket or another replica's change loses nothing.
-A client reconnecting with ``?since=<last seq>`` receives every change after it.
+A client reconnecting with ``?since=<last seq>`` receives every change after it. The session
+is checked on every wake (ending a session wakes every feed): a socket whose session ended —
+signed out, revoked, the user deactivated — is closed with 4401; a changed region takes effect
+at once.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -18,7 +22,7 @@ from fastapi.encoders import jsonable_encoder
 from server.alerts import queries
 from server.alerts.feed import safe_head
 from server.api.deps import LiveFanout, Pool
-from server.auth.sessions import COOKIE, session_user
+from server.auth.sessions import COOKIE, session_owner, session_user
 from server.auth.users import User
 from server.scope import Scope
 
@@ -29,20 +33,34 @@ _SEQ = re.compile(r"[0-9]{1,18}")  # a bigint ``seq`` (ASCII digits; int() takes
 BATCH = 1000
 
 
-def _user_for(ws: WebSocket, pool: Any) -> User | None:
-    token = ws.query_params.get("token") or ws.cookies.get(COOKIE)
+def _token(ws: WebSocket) -> str | None:
+    return ws.query_params.get("token") or ws.cookies.get(COOKIE)
+
+
+def _user_for(token: str | None, pool: Any) -> User | None:
     if not token:
         return None
     with pool.connection() as conn:
         return session_user(conn, token)
 
 
-def _changes(pool: Any, scope: Scope, cursor: int) -> tuple[int, list[dict[str, Any]], bool]:
-    """Changes after ``cursor`` that ``scope`` shows, each with the alert's current summary
-    (one query per batch); and whether the batch was full (more may follow at once)."""
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    signed_in: bool  # False: the session ended (signed out, revoked, user deactivated)
+    seq: int
+    changes: list[dict[str, Any]]
+    full: bool  # more may follow at once
+
+
+def _changes(pool: Any, token: str, cursor: int) -> _Batch:
+    """Changes after ``cursor`` that the session's user sees now, each with the alert's current
+    summary (one query per batch) — if the session still stands (checked on every wake)."""
     with pool.connection() as conn:
-        page = queries.feed_page(conn, scope, cursor, BATCH)
-    return page.seq, page.changes, page.full
+        user = session_owner(conn, token)
+        if user is None:
+            return _Batch(False, cursor, [], False)
+        page = queries.feed_page(conn, Scope.of(user), cursor, BATCH)
+    return _Batch(True, page.seq, page.changes, page.full)
 
 
 def _head(pool: Any) -> int:
@@ -54,9 +72,10 @@ def _head(pool: Any) -> int:
 async def live(ws: WebSocket, pool: Pool, fanout: LiveFanout) -> None:
     """Messages: ``{"type": "hello", "seq"}``, then ``{"type": "change", "seq", "action",
     "alert"}`` for every change; ``{"type": "ping", "seq"}`` when idle."""
-    user = await asyncio.to_thread(_user_for, ws, pool)
+    token = _token(ws)
+    user = await asyncio.to_thread(_user_for, token, pool)
     await ws.accept()
-    if user is None:  # closed after accept, so the browser sees the code, not a bare 403
+    if user is None or token is None:  # closed after accept: the browser sees the code
         await ws.close(code=4401, reason="sign in first")
         return
     since = ws.query_params.get("since")
@@ -69,7 +88,7 @@ async def live(ws: WebSocket, pool: Pool, fanout: LiveFanout) -> None:
     fanout.clients.add(wake)
     gone = asyncio.create_task(_closed(ws))
     try:
-        await _follow(ws, pool, Scope.of(user), cursor, wake, gone)
+        await _follow(ws, pool, token, cursor, wake, gone)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
@@ -83,14 +102,18 @@ async def _closed(ws: WebSocket) -> None:
         pass
 
 
-async def _follow(ws: WebSocket, pool: Any, scope: Scope, cursor: int, wake: asyncio.Event,
+async def _follow(ws: WebSocket, pool: Any, token: str, cursor: int, wake: asyncio.Event,
                   gone: asyncio.Task[None]) -> None:
     while not gone.done():
         while True:  # catch up in full batches before waiting again
-            cursor, changes, full = await asyncio.to_thread(_changes, pool, scope, cursor)
-            for change in changes:
+            batch = await asyncio.to_thread(_changes, pool, token, cursor)
+            if not batch.signed_in:
+                await ws.close(code=4401, reason="signed out")
+                return
+            cursor = batch.seq
+            for change in batch.changes:
                 await ws.send_json(jsonable_encoder({"type": "change", **change}))
-            if not full:
+            if not batch.full:
                 break
         waiter = asyncio.ensure_future(wake.wait())
         await asyncio.wait({waiter, gone}, timeout=KEEPALIVE_S,
