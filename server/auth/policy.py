@@ -30,6 +30,14 @@ class WeakPassword(Invalid):
         self.kind = kind
 
 
+class PasswordRefused(Invalid):
+    """The current password is not right, or the new one is the same: ``kind`` says which."""
+
+    def __init__(self, kind: str, message: str, field: str) -> None:
+        super().__init__(message, field=field)
+        self.kind = kind
+
+
 @cache
 def common_passwords() -> frozenset[str]:
     text = resources.files("server.auth").joinpath("common_passwords.txt").read_text("utf-8")

@@ -15,11 +15,10 @@ import psycopg
 
 from server.auth import audit, resets, throttle
 from server.auth.audit import Target, UserAction
-from server.auth.policy import check_password
+from server.auth.policy import PasswordRefused, check_password
 from server.auth.sessions import end_user_sessions, open_session
 from server.auth.throttle import LoginLimits, TooManyFailures
 from server.auth.users import User, plausible_login, replace_password, verify_password
-from server.errors import Invalid
 
 __all__ = ["Client", "Session", "SignInRefused", "TooManyFailures", "WrongCode",
            "WrongCredentials", "change_password", "sign_in", "sign_in_with_code"]
@@ -96,11 +95,12 @@ def change_password(conn: psycopg.Connection[Any], limits: LoginLimits, user: Us
     a sign-in); every other session of theirs ends, the one of token ``keep`` stays."""
     check_password(new_password, user.username)
     if new_password == current:
-        raise Invalid("the new password must differ from the current one",
-                      field="new_password")
+        raise PasswordRefused("password_unchanged", "the new password must differ from the "
+                              "current one", "new_password")
     throttle.admit(conn, limits, user.username, client.address)
     if verify_password(conn, user.username, current) is None:
-        raise Invalid("the current password is not right", field="current_password")
+        raise PasswordRefused("password_wrong", "the current password is not right",
+                              "current_password")
     with conn.transaction():
         replace_password(conn, user.id, new_password)
         ended = end_user_sessions(conn, user.id, keep=keep)

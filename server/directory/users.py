@@ -37,7 +37,8 @@ class UserIn(BaseModel):
     username: str = Field(pattern=r"^[a-z0-9_.-]{2,40}$")
     display_name: Text = Field(min_length=1, max_length=80)
     role: Role
-    password: Text = Field(min_length=10, max_length=200)
+    password: Text = Field(max_length=200, description="must meet the password policy "
+                           "(server.auth.policy): 422 naming the rule otherwise")
     language: str = Field(default="zh-CN", pattern=LANGUAGE)
     regions: list[Id] = Field(default_factory=list, max_length=100)
 

@@ -7,12 +7,15 @@
 // ``merged(summary)``, ``tick()``, ``go(hash)``.
 
 import { ReportsView } from "./reports.js";
+import { UsersView } from "./users.js";
 
 /** { name, tab (i18n key), roles (null: everyone), View, css (optional stylesheet, e.g.
  * "css/technician.css") } in tab order; the tab's testid is ``tab-<name>``, the section's
  * ``<name>``. */
 export const VIEWS = [
   { name: "reports", tab: "tab.reports", roles: ["supervisor", "admin"], View: ReportsView },
+  { name: "users", tab: "tab.users", roles: ["admin", "supervisor", "auditor"], View: UsersView,
+    css: "css/users.css" },
 ];
 
 export function allowed(view, me) {
