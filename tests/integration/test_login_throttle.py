@@ -48,7 +48,7 @@ def slow_stack(world: World, mqtt_broker: BrokerAddress, topics: Topics) -> Iter
 
 
 def _login(client: httpx.Client | TestClient, username: str,
-           password: str = "wrong password!") -> httpx.Response:
+           password: str = "wrong password!") -> Any:
     return client.post("/api/auth/login", json={"username": username, "password": password})
 
 
