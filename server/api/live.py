@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -44,23 +43,19 @@ def _user_for(token: str | None, pool: Any) -> User | None:
         return session_user(conn, token)
 
 
-@dataclass(frozen=True, slots=True)
-class _Batch:
-    signed_in: bool  # False: the session ended (signed out, revoked, user deactivated)
-    seq: int
-    changes: list[dict[str, Any]]
-    full: bool  # more may follow at once
-
-
-def _changes(pool: Any, token: str, cursor: int) -> _Batch:
-    """Changes after ``cursor`` that the session's user sees now, each with the alert's current
-    summary (one query per batch) — if the session still stands (checked on every wake)."""
+def _signed_in(pool: Any, token: str) -> User | None:
+    """The session's user as they are now, or None if the session ended (signed out, ended,
+    the user deactivated): checked on every wake, in one query."""
     with pool.connection() as conn:
-        user = session_owner(conn, token)
-        if user is None:
-            return _Batch(False, cursor, [], False)
-        page = queries.feed_page(conn, Scope.of(user), cursor, BATCH)
-    return _Batch(True, page.seq, page.changes, page.full)
+        return session_owner(conn, token)
+
+
+def _changes(pool: Any, scope: Scope, cursor: int) -> tuple[int, list[dict[str, Any]], bool]:
+    """Changes after ``cursor`` that ``scope`` shows, each with the alert's current summary
+    (one query per batch); and whether the batch was full (more may follow at once)."""
+    with pool.connection() as conn:
+        page = queries.feed_page(conn, scope, cursor, BATCH)
+    return page.seq, page.changes, page.full
 
 
 def _head(pool: Any) -> int:
@@ -106,14 +101,15 @@ async def _follow(ws: WebSocket, pool: Any, token: str, cursor: int, wake: async
                   gone: asyncio.Task[None]) -> None:
     while not gone.done():
         while True:  # catch up in full batches before waiting again
-            batch = await asyncio.to_thread(_changes, pool, token, cursor)
-            if not batch.signed_in:
+            user = await asyncio.to_thread(_signed_in, pool, token)
+            if user is None:
                 await ws.close(code=4401, reason="signed out")
                 return
-            cursor = batch.seq
-            for change in batch.changes:
+            cursor, changes, full = await asyncio.to_thread(_changes, pool, Scope.of(user),
+                                                            cursor)
+            for change in changes:
                 await ws.send_json(jsonable_encoder({"type": "change", **change}))
-            if not batch.full:
+            if not full:
                 break
         waiter = asyncio.ensure_future(wake.wait())
         await asyncio.wait({waiter, gone}, timeout=KEEPALIVE_S,

@@ -18,6 +18,7 @@ import psycopg
 from psycopg.rows import class_row
 
 from server.alerts.feed import CHANNEL_PREFIX
+from server.alerts.model import Role
 from server.auth.users import User, get_user
 
 COOKIE = "pal_session"
@@ -70,10 +71,16 @@ def session_user(conn: psycopg.Connection[Any], token: str) -> User | None:
 
 
 def session_owner(conn: psycopg.Connection[Any], token: str) -> User | None:
-    """Like ``session_user`` without marking it used (the live feed's check on each wake)."""
-    row = conn.execute("SELECT user_id FROM sessions WHERE token_hash = %s "
-                       "AND expires_at > now()", (_hash(token),)).fetchone()
-    return get_user(conn, row[0]) if row else None
+    """Like ``session_user`` in one query, without marking the session used (the live feed's
+    check on each wake)."""
+    row = conn.execute(
+        "SELECT u.id, u.username, u.display_name, u.role, u.language, "
+        "coalesce(array_agg(r.region_id) FILTER (WHERE r.region_id IS NOT NULL), '{}') "
+        "FROM sessions s JOIN users u ON u.id = s.user_id AND u.active "
+        "LEFT JOIN user_regions r ON r.user_id = u.id "
+        "WHERE s.token_hash = %s AND s.expires_at > now() GROUP BY u.id",
+        (_hash(token),)).fetchone()
+    return User(row[0], row[1], row[2], Role(row[3]), row[4], tuple(row[5])) if row else None
 
 
 def session_id(conn: psycopg.Connection[Any], token: str) -> int | None:
@@ -83,7 +90,9 @@ def session_id(conn: psycopg.Connection[Any], token: str) -> int | None:
 
 
 def close_session(conn: psycopg.Connection[Any], token: str) -> None:
-    conn.execute("DELETE FROM sessions WHERE token_hash = %s", (_hash(token),))
+    """Sign out: the session ends (its live feeds close too)."""
+    if conn.execute("DELETE FROM sessions WHERE token_hash = %s", (_hash(token),)).rowcount:
+        wake_live_feeds(conn)
 
 
 def list_sessions(conn: psycopg.Connection[Any], user_id: int | None = None,

@@ -184,7 +184,9 @@ def set_active(conn: psycopg.Connection[Any], user_id: int, active: bool, actor:
 def issue_reset(conn: psycopg.Connection[Any], user_id: int, actor: Actor,
                 client: str = "") -> Issued:
     """A one-time code for the user to set a new password with (shown once); their password
-    and sessions end now."""
+    and sessions end now. Not for one's own account: that is a password change."""
+    if actor.id == user_id:
+        raise Conflict("this is your own account: change your password under My account")
     with conn.transaction():
         if conn.execute("SELECT 1 FROM users WHERE id = %s FOR UPDATE",
                         (user_id,)).fetchone() is None:

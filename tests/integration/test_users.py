@@ -131,7 +131,7 @@ def test_deactivation_ends_every_session_at_once(client: TestClient, world: Worl
     assert actions(client, ada, user_id=world.operator.id) == ["activate", "deactivate"]
 
 
-def test_a_reset_code_works_once_and_expires(client: TestClient, world: World,
+def test_a_reset_code_works_once_and_expires(client: TestClient, world: World, staff: Staff,
                                              ada: dict[str, str]) -> None:
     alice = token(login(client, "alice"))
     r = client.post(f"/api/users/{world.operator.id}/reset", headers=ada)
@@ -165,6 +165,8 @@ def test_a_reset_code_works_once_and_expires(client: TestClient, world: World,
     with world.connect() as conn:
         conn.execute("UPDATE password_resets SET expires_at = now() - interval '1 second'")
     assert reset("Another one 43", using=second).status_code == 401, "expired"
+    r = client.post(f"/api/users/{staff.admin.id}/reset", headers=ada)
+    assert r.status_code == 409, "one's own: a password change, not a reset"
     assert actions(client, ada, user_id=world.operator.id) == [
         "reset_issued", "reset_issued", "reset_used", "reset_issued"]
 
