@@ -6,7 +6,7 @@ import logging
 import time
 import uuid
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.publish as mqtt_publish
 import psycopg
@@ -18,6 +18,9 @@ from server.detect.feed import AccFeed
 from server.detect.inactivity import inactivity_pass
 from server.detect.vitals import vitals_pass
 from server.settings import Settings
+
+if TYPE_CHECKING:
+    from paho.mqtt.publish import AuthParameter
 
 log = logging.getLogger(__name__)
 SLOW_PASS_S = 60.0
@@ -60,8 +63,9 @@ class DetectorWorker:
             return
         cmd = Command(id=f"prewarn-{uuid.uuid4().hex[:12]}", op=CommandOp.PREWARN,
                       args={"resident": resident})
-        auth = {"username": s.mqtt_username, "password": s.mqtt_password} \
-            if s.mqtt_username else None
+        auth: AuthParameter | None = None
+        if s.mqtt_username:
+            auth = {"username": s.mqtt_username, "password": s.mqtt_password or ""}
         try:
             mqtt_publish.single(s.topics().down(gateway, Down.CMD), dump(cmd), qos=1,
                                 hostname=s.mqtt_host, port=s.mqtt_port, auth=auth)
