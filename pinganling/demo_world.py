@@ -15,7 +15,7 @@ import psycopg
 from firmware_sim.scenarios import Scenario
 from hardware.catalog import ble_uid, rf_uid
 from server.alerts.model import Role
-from server.auth.users import create_user, generate_password, set_password, verify_password
+from server.auth.users import generate_password, set_password, verify_password
 from server.directory import (
     CareTag,
     ContactIn,
@@ -33,10 +33,12 @@ from server.directory import (
     set_status,
 )
 from server.directory.residents import StatusIn
+from server.directory.users import UserIn, add_user
 
 DISTRICT, STREET, COMMUNITIES = "示范区", "朝阳街道", ("幸福社区", "和平社区")
 LOGINS = (("operator", "值班员 小张", Role.OPERATOR), ("supervisor", "班长 老李", Role.SUPERVISOR),
-          ("technician", "安装员 小王", Role.TECHNICIAN), ("admin", "管理员", Role.ADMIN))
+          ("technician", "安装员 小王", Role.TECHNICIAN), ("admin", "管理员", Role.ADMIN),
+          ("auditor", "审计员 小赵", Role.AUDITOR))
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +174,9 @@ def _logins(conn: psycopg.Connection[Any], path: Path) -> dict[str, dict[str, st
         entry = saved.setdefault(role.value, {"username": username,
                                               "password": generate_password()})
         if not conn.execute("SELECT 1 FROM users WHERE username = %s",
-                            (entry["username"],)).fetchone():
-            create_user(conn, entry["username"], display, role, entry["password"])
+                            (entry["username"],)).fetchone():  # audited: the system made it
+            add_user(conn, UserIn(username=entry["username"], display_name=display, role=role,
+                                  password=entry["password"]))
         elif verify_password(conn, entry["username"], entry["password"]) is None:
             set_password(conn, entry["username"], entry["password"])
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,7 @@ from server.api import (
     limits,
     live,
     reports_routes,
+    users_routes,
 )
 from server.health import DatabaseProbe, report
 from server.runtime import running
@@ -59,7 +60,7 @@ def create_app(settings: Settings | None = None, *, ingest: bool = True,
     errors.install(app)
     limits.install(app, settings)
     for module in (auth_routes, alerts_routes, charts_routes, directory_routes, reports_routes,
-                   live):
+                   users_routes, live):
         app.include_router(module.router)
 
     @app.exception_handler(psycopg.OperationalError)

@@ -26,6 +26,9 @@ from server import database
 from server.alerts import engine
 from server.alerts.escalation import escalate
 from server.alerts.notify import deliver_due
+from server.auth.resets import prune_codes
+from server.auth.sessions import prune_sessions
+from server.auth.throttle import LoginLimits, prune
 from server.detect.inactivity import fit_limits
 from server.detect.worker import DetectorWorker
 from server.store import run_maintenance, set_gateway_state
@@ -174,3 +177,20 @@ class InactivityLearning:
 
     async def __call__(self) -> None:
         await self.db.run(lambda c: fit_limits(c, int(time.time() // 60)))
+
+
+@dataclass(frozen=True)
+class SignInHousekeeping:
+    """Forgets expired sessions, old reset codes and forgotten login failures."""
+
+    db: Db
+    limits: LoginLimits
+
+    async def __call__(self) -> None:
+        def job(conn: psycopg.Connection[Any]) -> None:
+            counts = (prune_sessions(conn), prune_codes(conn), prune(conn, self.limits))
+            if any(counts):
+                log.info("sign-in housekeeping: %d sessions, %d reset codes, %d throttle rows "
+                         "forgotten", *counts)
+
+        await self.db.run(job)

@@ -35,6 +35,7 @@ from server.jobs import (
     GatewayStatus,
     InactivityLearning,
     Maintenance,
+    SignInHousekeeping,
     Supervision,
     Webhooks,
 )
@@ -104,7 +105,8 @@ def _periodic(s: Settings, db: Db, connection: Callable[[], Db],
          Escalation(db, s.alert_unclaimed.total_seconds(), s.alert_remind.total_seconds())),
         ("notifications", s.escalation_every, Webhooks(connection(), http)),
         ("maintenance", s.maintenance_every,
-         Maintenance(connection(), s.maintenance_lock_timeout))]
+         Maintenance(connection(), s.maintenance_lock_timeout)),
+        ("sign-in-housekeeping", s.maintenance_every, SignInHousekeeping(db, s.login_limits()))]
     if s.detectors:
         jobs += [("detectors", s.detector_every, Detection(connection(), DetectorWorker(s))),
                  ("inactivity-learning", s.inactivity_learn_every,

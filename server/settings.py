@@ -10,11 +10,12 @@ import socket
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kernel.contract import DEFAULT_ROOT, Topics
 from kernel.services.broker import BrokerAddress
+from server.auth.throttle import LoginLimits
 from server.store.config import BackendChoice, StoreConfig
 
 DEFAULT_HTTP_MAX_BODY = 256 * 1024
@@ -92,6 +93,27 @@ class Settings(BaseSettings):
     detector_every: timedelta = timedelta(seconds=1)
     inactivity_learn_every: timedelta = timedelta(days=1)
     maintenance_lock_timeout: timedelta = timedelta(seconds=2)
+
+    # --- sign-in (server.auth.throttle)
+    login_account_failures: int = Field(default=5, ge=1, description="failed sign-ins of one "
+                                        "account that cost nothing; then each attempt waits")
+    login_address_failures: int = Field(default=20, ge=1, description="the same for one "
+                                        "source address, over every account")
+    login_first_delay: timedelta = Field(default=timedelta(seconds=2), description="the "
+                                         "first wait; each further failure doubles it")
+    login_max_delay: timedelta = timedelta(minutes=15)
+    login_forget_after: timedelta = Field(default=timedelta(hours=1), description="failures "
+                                          "are forgotten this long after the last one")
+
+    @model_validator(mode="after")
+    def _sane_login_limits(self) -> Settings:
+        self.login_limits()  # raises ValueError when they do not fit together
+        return self
+
+    def login_limits(self) -> LoginLimits:
+        return LoginLimits(self.login_account_failures, self.login_address_failures,
+                           self.login_first_delay, self.login_max_delay,
+                           self.login_forget_after)
 
     def broker(self) -> BrokerAddress:
         return BrokerAddress(self.mqtt_host, self.mqtt_port, self.mqtt_username,

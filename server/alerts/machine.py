@@ -7,6 +7,10 @@ note) and one change-feed row (NOTIFY at commit), queues its notifications and b
 version, all in one transaction (the caller's, or its own). A refused action raises
 (``NotFound``, ``Forbidden``, ``InvalidTransition``) and changes nothing.
 
+Who may take an action is the rule's ``who``: the roles admitted and, for each, the priorities
+it may act on (technicians: test and technical alerts only; auditors: nothing). Users act on
+alerts within their regions (the caller's ``scope``).
+
 ``open_alert`` creates, ``transition`` changes; an action that writes more than the alert (a
 dispatch row) runs ``locked`` → its own write → ``apply`` in one transaction (see
 ``server.alerts.service``, which every caller goes through).
@@ -14,9 +18,10 @@ dispatch row) runs ``locked`` → its own write → ``apply`` in one transaction
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Final
 
 import psycopg
@@ -46,35 +51,46 @@ from server.scope import ALL, Scope
 NEW: Final = None  # the "state" before an alert exists: the source of a creating rule
 
 
+EVERY: Final = frozenset(Priority)
+TECHNICAL: Final = frozenset({Priority.P3, Priority.TEST})
+# Who may take an action: role -> the priorities it may act on.
+Who = Mapping[Role, frozenset[Priority]]
+SYSTEM_ONLY: Final[Who] = MappingProxyType({Role.SYSTEM: EVERY})
+CALL_TAKERS: Final[Who] = MappingProxyType(
+    {Role.OPERATOR: EVERY, Role.SUPERVISOR: EVERY, Role.ADMIN: EVERY})
+HANDLERS: Final[Who] = MappingProxyType({**CALL_TAKERS, Role.TECHNICIAN: TECHNICAL})
+HANDLERS_AND_SYSTEM: Final[Who] = MappingProxyType({**HANDLERS, **SYSTEM_ONLY})
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     """Which states an action is allowed from, the state it leads to, and who may take it."""
 
     sources: tuple[State | None, ...]  # NEW (None): the action creates the alert
-    target: State | None = None  # None: the state does not change
-    system_only: bool = False
+    target: State | None  # None: the state does not change
+    who: Who  # the roles admitted, each with the priorities it may act on
     holder_only: bool = False  # only the claimer (or a supervisor) may
-    roles: frozenset[Role] | None = None  # who may (None: anyone the other flags allow)
 
 
 RULES: dict[Action, Rule] = {
-    Action.OPEN: Rule((NEW,), State.OPEN, system_only=True),
-    Action.PHONE_IN: Rule((NEW,), State.OPEN, roles=frozenset(
-        {Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN})),
-    Action.BUMP: Rule(ACTIVE, system_only=True),
-    Action.CLAIM: Rule((State.OPEN,), State.CLAIMED),
-    Action.RELEASE: Rule((State.CLAIMED,), State.OPEN, holder_only=True),
-    Action.NOTE: Rule((*ACTIVE, State.RESOLVED, State.CANCELLED)),
-    Action.CALL: Rule((State.CLAIMED, State.DISPATCHED), holder_only=True),
-    Action.DISPATCH: Rule((State.CLAIMED, State.DISPATCHED), State.DISPATCHED, holder_only=True),
-    Action.DISPATCH_STATUS: Rule((State.DISPATCHED,), holder_only=True),
-    Action.RESOLVE: Rule((State.CLAIMED, State.DISPATCHED), State.RESOLVED, holder_only=True),
-    Action.CANCEL: Rule((State.OPEN,), State.CANCELLED, system_only=True),
-    Action.AUTO_RESOLVE: Rule(ACTIVE, State.RESOLVED, system_only=True),
-    Action.ESCALATE: Rule((State.OPEN,), system_only=True),
-    Action.REMIND: Rule((State.CLAIMED, State.DISPATCHED), system_only=True),
-    Action.REPRIORITISE: Rule(ACTIVE, system_only=True),
-    Action.REVEAL_KEY_SAFE: Rule((*ACTIVE, State.RESOLVED, State.CANCELLED)),
+    Action.OPEN: Rule((NEW,), State.OPEN, SYSTEM_ONLY),
+    Action.PHONE_IN: Rule((NEW,), State.OPEN, CALL_TAKERS),
+    Action.BUMP: Rule(ACTIVE, None, SYSTEM_ONLY),
+    Action.CLAIM: Rule((State.OPEN,), State.CLAIMED, HANDLERS),
+    Action.RELEASE: Rule((State.CLAIMED,), State.OPEN, HANDLERS, holder_only=True),
+    Action.NOTE: Rule((*ACTIVE, State.RESOLVED, State.CANCELLED), None, HANDLERS_AND_SYSTEM),
+    Action.CALL: Rule((State.CLAIMED, State.DISPATCHED), None, CALL_TAKERS, holder_only=True),
+    Action.DISPATCH: Rule((State.CLAIMED, State.DISPATCHED), State.DISPATCHED, CALL_TAKERS,
+                          holder_only=True),
+    Action.DISPATCH_STATUS: Rule((State.DISPATCHED,), None, CALL_TAKERS, holder_only=True),
+    Action.RESOLVE: Rule((State.CLAIMED, State.DISPATCHED), State.RESOLVED, HANDLERS,
+                         holder_only=True),
+    Action.CANCEL: Rule((State.OPEN,), State.CANCELLED, SYSTEM_ONLY),
+    Action.AUTO_RESOLVE: Rule(ACTIVE, State.RESOLVED, SYSTEM_ONLY),
+    Action.ESCALATE: Rule((State.OPEN,), None, SYSTEM_ONLY),
+    Action.REMIND: Rule((State.CLAIMED, State.DISPATCHED), None, SYSTEM_ONLY),
+    Action.REPRIORITISE: Rule(ACTIVE, None, SYSTEM_ONLY),
+    Action.REVEAL_KEY_SAFE: Rule((*ACTIVE, State.RESOLVED, State.CANCELLED), None, CALL_TAKERS),
 }
 SYSTEM_OUTCOME = {Action.CANCEL: Outcome.CANCELLED_BY_RESIDENT,
                   Action.AUTO_RESOLVE: Outcome.CLEARED, Action.RESOLVE: Outcome.GENUINE}
@@ -158,11 +174,13 @@ def check(conn: psycopg.Connection[Any], alert: Alert | None, action: Action, ac
           outcome: Outcome | None = None) -> None:
     """Raise unless ``actor`` may take ``action`` on ``alert`` (None: no alert yet)."""
     rule = RULES[action]
-    if rule.system_only and not actor.is_system:
-        raise Forbidden(f"{action.value} is done by the system, not by users")
-    if rule.roles is not None and actor.role not in rule.roles:
-        raise Forbidden(f"{action.value} needs the role "
-                        f"{' or '.join(sorted(r.value for r in rule.roles))}")
+    priorities = rule.who.get(actor.role)
+    if priorities is None:
+        raise Forbidden(_not_for(action, actor.role, rule))
+    if alert is not None and alert.priority not in priorities:
+        allowed = " and ".join(p.value for p in Priority if p in priorities)
+        raise Forbidden(f"{_a(actor.role)} may {action.value} only {allowed} alerts "
+                        f"(alert {alert.id} is {alert.priority.value})")
     state = alert.state if alert is not None else NEW
     if alert is not None and action == Action.CLAIM and alert.claimed_by \
             and alert.state in ACTIVE:
@@ -177,11 +195,26 @@ def check(conn: psycopg.Connection[Any], alert: Alert | None, action: Action, ac
         holder = holder_name(conn, alert.claimed_by) if alert.claimed_by else "nobody"
         raise Forbidden(f"alert {alert.id} is claimed by {holder}; only they or a supervisor "
                         f"may {action.value} it")
-    if action == Action.CLAIM and actor.role == Role.TECHNICIAN \
-            and alert.priority in (Priority.P1, Priority.P2):
-        raise Forbidden("technicians claim test and technical alerts only")
     if action == Action.RESOLVE and (outcome is None or outcome not in OPERATOR_OUTCOMES):
         raise InvalidTransition("resolve needs an outcome: " + ", ".join(sorted(OPERATOR_OUTCOMES)))
+
+
+def _not_for(action: Action, role: Role, rule: Rule) -> str:
+    if set(rule.who) == {Role.SYSTEM}:
+        return f"{action.value} is done by the system, not by users"
+    roles = ", ".join(r.value for r in Role if r in rule.who and r != Role.SYSTEM)
+    return f"{_a(role)} may not {action.value} alerts (who may: {roles})"
+
+
+def _a(role: Role) -> str:
+    return f"{'an' if role.value[0] in 'aeiou' else 'a'} {role.value}"
+
+
+def permitted(role: Role, priority: Priority) -> list[Action]:
+    """The actions ``role`` may take on an alert of ``priority`` (states aside): what the
+    console offers."""
+    return [a for a, rule in RULES.items() if priority in rule.who.get(role, ())
+            and role != Role.SYSTEM]
 
 
 def apply(conn: psycopg.Connection[Any], alert: Alert, action: Action, actor: Actor, *,

@@ -124,6 +124,7 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     TECHNICIAN = "technician"
     ADMIN = "admin"
+    AUDITOR = "auditor"  # reads audit trails (and the access log); takes no actions
     SYSTEM = "system"
 
 

@@ -12,17 +12,19 @@ It returns a typed result (mostly the alert afterwards) or raises an ``AlertErro
 action                    who          function
 ========================  ===========  ===================================================
 open, or attach (bump)    system       ``raise_alert``
-phone-in (inbound call)   operators    ``phone_in``
-claim, release            users        ``claim``, ``release``
-note                      anyone       ``note``
-call, dispatch            the holder   ``call``, ``dispatch``, ``dispatch_status``
-key-safe code             users        ``reveal_key_safe``
-resolve                   the holder   ``resolve``
+phone-in (inbound call)   call takers  ``phone_in``
+claim, release            handlers     ``claim``, ``release``
+note                      handlers     ``note`` (the system too)
+call, dispatch            call takers  ``call``, ``dispatch``, ``dispatch_status`` (the holder)
+key-safe code             call takers  ``reveal_key_safe``
+resolve                   handlers     ``resolve`` (the holder)
 resident's cancel         system       ``cancel``
 escalate, remind          system       ``escalate``, ``remind``
 auto-resolve, priority    system       ``auto_resolve``, ``reprioritise``
 ========================  ===========  ===================================================
 
+"Call takers": operators, supervisors, admins. "Handlers": call takers, and technicians for
+test and technical (P3) alerts only. Auditors take no action. The table is ``machine.RULES``.
 "The holder": whoever claimed the alert, or a supervisor.
 """
 

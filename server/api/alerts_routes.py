@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, field_validator
 
 from server.alerts import queries, service
-from server.alerts.machine import OPERATOR_OUTCOMES
+from server.alerts.machine import OPERATOR_OUTCOMES, permitted
 from server.alerts.model import (
     CallOutcome,
     DispatchKind,
@@ -120,8 +120,12 @@ def phone_in(body: PhoneInIn, user: CurrentUser, conn: Db) -> dict[str, Any]:
 
 @router.get("/{alert_id}")
 def one(alert_id: Id, user: CurrentUser, conn: Db) -> dict[str, Any]:
+    """The alert in full; ``may``: the actions this user's role may take on it (states aside:
+    the rule table's ``who``)."""
     summary = queries.visible(conn, alert_id, Scope.of(user))
-    return queries.detail(conn, summary, Access(user.actor, "alert", alert_id))
+    found = queries.detail(conn, summary, Access(user.actor, "alert", alert_id))
+    may = permitted(user.role, Priority(found["priority"]))
+    return {**found, "may": [a.value for a in may]}
 
 
 @router.post("/{alert_id}/claim")

@@ -1,5 +1,6 @@
 """Request dependencies: what the lifespan built (pool, live-feed fan-out), a pooled
-database connection, the signed-in user, role checks.
+database connection, the signed-in user, role checks, the sign-in limits and where a request
+comes from.
 
 Each part is one named attribute of ``app.state``, set in the lifespan (``server.app``);
 routes name the parts they use as parameters and never reach for the others.
@@ -17,8 +18,11 @@ from starlette.requests import HTTPConnection
 
 from server.alerts.model import Role
 from server.auth.sessions import COOKIE, session_user
+from server.auth.signin import Client
+from server.auth.throttle import LoginLimits
 from server.auth.users import User
 from server.fanout import Fanout
+from server.settings import Settings
 
 
 def pool(conn: HTTPConnection) -> ConnectionPool[Any]:
@@ -46,6 +50,25 @@ def db(pool: Pool) -> Iterator[psycopg.Connection[Any]]:
 
 
 Db = Annotated[psycopg.Connection[Any], Depends(db)]
+
+
+def login_limits(conn: HTTPConnection) -> LoginLimits:
+    """How the sign-in throttle counts and waits (``server.auth.throttle``), from the settings."""
+    settings: Settings = conn.app.state.settings
+    return settings.login_limits()
+
+
+Limits = Annotated[LoginLimits, Depends(login_limits)]
+
+
+def client_of(request: Request) -> Client:
+    """Where the request comes from: its source address (behind a reverse proxy, the one the
+    proxy forwards; see uvicorn's ``--forwarded-allow-ips``) and the browser's name."""
+    return Client(request.client.host if request.client else "?",
+                  request.headers.get("user-agent", ""))
+
+
+ClientInfo = Annotated[Client, Depends(client_of)]
 
 
 def token_of(request: Request) -> str | None:

@@ -3,8 +3,8 @@
 Homes, residents and contacts: supervisors and admins edit them (within their regions: a row
 outside them is 404, as if it did not exist), operators read them in full, technicians read
 what an installation needs (names, addresses, access notes, devices; no health details,
-contacts or history). Every edit is audited and shows in the resident's history. Users are
-for admins."""
+contacts or history). Every edit is audited and shows in the resident's history. Users:
+``users_routes``."""
 
 from __future__ import annotations
 
@@ -195,13 +195,3 @@ def add_device(body: directory.DeviceIn, _user: Installer, conn: Db) -> dict[str
 @router.get("/gateways")
 def gateways(user: CurrentUser, conn: Db) -> list[dict[str, Any]]:
     return [asdict(g) for g in directory.list_gateways(conn, Scope.of(user))]
-
-
-@router.get("/users")
-def users(_user: Admin, conn: Db) -> list[dict[str, Any]]:
-    return [asdict(u) for u in directory.list_users(conn)]
-
-
-@router.post("/users", status_code=201)
-def add_user(body: directory.UserIn, _user: Admin, conn: Db) -> dict[str, Any]:
-    return {"id": directory.add_user(conn, body)}

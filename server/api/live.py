@@ -2,7 +2,10 @@
 
 NOTIFY is only a wake-up: each client reads the change feed (``alert_changes``) from its own
 cursor, so a missed notification, a dropped socket or another replica's change loses nothing.
-A client reconnecting with ``?since=<last seq>`` receives every change after it.
+A client reconnecting with ``?since=<last seq>`` receives every change after it. The session
+is checked on every wake (ending a session wakes every feed): a socket whose session ended —
+signed out, revoked, the user deactivated — is closed with 4401; a changed region takes effect
+at once.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from fastapi.encoders import jsonable_encoder
 from server.alerts import queries
 from server.alerts.feed import safe_head
 from server.api.deps import LiveFanout, Pool
-from server.auth.sessions import COOKIE, session_user
+from server.auth.sessions import COOKIE, session_owner, session_user
 from server.auth.users import User
 from server.scope import Scope
 
@@ -29,12 +32,22 @@ _SEQ = re.compile(r"[0-9]{1,18}")  # a bigint ``seq`` (ASCII digits; int() takes
 BATCH = 1000
 
 
-def _user_for(ws: WebSocket, pool: Any) -> User | None:
-    token = ws.query_params.get("token") or ws.cookies.get(COOKIE)
+def _token(ws: WebSocket) -> str | None:
+    return ws.query_params.get("token") or ws.cookies.get(COOKIE)
+
+
+def _user_for(token: str | None, pool: Any) -> User | None:
     if not token:
         return None
     with pool.connection() as conn:
         return session_user(conn, token)
+
+
+def _signed_in(pool: Any, token: str) -> User | None:
+    """The session's user as they are now, or None if the session ended (signed out, ended,
+    the user deactivated): checked on every wake, in one query."""
+    with pool.connection() as conn:
+        return session_owner(conn, token)
 
 
 def _changes(pool: Any, scope: Scope, cursor: int) -> tuple[int, list[dict[str, Any]], bool]:
@@ -54,9 +67,10 @@ def _head(pool: Any) -> int:
 async def live(ws: WebSocket, pool: Pool, fanout: LiveFanout) -> None:
     """Messages: ``{"type": "hello", "seq"}``, then ``{"type": "change", "seq", "action",
     "alert"}`` for every change; ``{"type": "ping", "seq"}`` when idle."""
-    user = await asyncio.to_thread(_user_for, ws, pool)
+    token = _token(ws)
+    user = await asyncio.to_thread(_user_for, token, pool)
     await ws.accept()
-    if user is None:  # closed after accept, so the browser sees the code, not a bare 403
+    if user is None or token is None:  # closed after accept: the browser sees the code
         await ws.close(code=4401, reason="sign in first")
         return
     since = ws.query_params.get("since")
@@ -69,7 +83,7 @@ async def live(ws: WebSocket, pool: Pool, fanout: LiveFanout) -> None:
     fanout.clients.add(wake)
     gone = asyncio.create_task(_closed(ws))
     try:
-        await _follow(ws, pool, Scope.of(user), cursor, wake, gone)
+        await _follow(ws, pool, token, cursor, wake, gone)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
@@ -83,11 +97,16 @@ async def _closed(ws: WebSocket) -> None:
         pass
 
 
-async def _follow(ws: WebSocket, pool: Any, scope: Scope, cursor: int, wake: asyncio.Event,
+async def _follow(ws: WebSocket, pool: Any, token: str, cursor: int, wake: asyncio.Event,
                   gone: asyncio.Task[None]) -> None:
     while not gone.done():
         while True:  # catch up in full batches before waiting again
-            cursor, changes, full = await asyncio.to_thread(_changes, pool, scope, cursor)
+            user = await asyncio.to_thread(_signed_in, pool, token)
+            if user is None:
+                await ws.close(code=4401, reason="signed out")
+                return
+            cursor, changes, full = await asyncio.to_thread(_changes, pool, Scope.of(user),
+                                                            cursor)
             for change in changes:
                 await ws.send_json(jsonable_encoder({"type": "change", **change}))
             if not full:

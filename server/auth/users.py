@@ -38,13 +38,18 @@ class User:
         return not self.regions
 
 
+def hash_password(password: str) -> str:
+    """The argon2id hash stored for ``password``."""
+    return _hasher.hash(password)
+
+
 def create_user(conn: psycopg.Connection[Any], username: str, display_name: str, role: Role,
                 password: str, *, language: str = "zh-CN", regions: tuple[int, ...] = ()) -> int:
     with conn.transaction():
         row = conn.execute(
             "INSERT INTO users (username, display_name, password_hash, role, language) "
             "VALUES (%s, %s, %s, %s, %s) RETURNING id",
-            (username, display_name, _hasher.hash(password), role.value, language)).fetchone()
+            (username, display_name, hash_password(password), role.value, language)).fetchone()
         assert row is not None
         for region in regions:
             conn.execute("INSERT INTO user_regions VALUES (%s, %s)", (row[0], region))
@@ -53,9 +58,15 @@ def create_user(conn: psycopg.Connection[Any], username: str, display_name: str,
 
 def set_password(conn: psycopg.Connection[Any], username: str, password: str) -> bool:
     """Replace a user's password; False if there is no such user."""
-    cur = conn.execute("UPDATE users SET password_hash = %s WHERE username = %s",
-                       (_hasher.hash(password), username))
+    cur = conn.execute("UPDATE users SET password_hash = %s, updated_at = now() "
+                       "WHERE username = %s", (hash_password(password), username))
     return cur.rowcount == 1
+
+
+def replace_password(conn: psycopg.Connection[Any], user_id: int, password: str) -> None:
+    """Store a new password for ``user_id``."""
+    conn.execute("UPDATE users SET password_hash = %s, updated_at = now() WHERE id = %s",
+                 (hash_password(password), user_id))
 
 
 def get_user(conn: psycopg.Connection[Any], user_id: int) -> User | None:

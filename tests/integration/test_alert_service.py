@@ -107,7 +107,7 @@ def test_a_repeat_attaches_to_the_active_alert(world: World) -> None:
 
 
 def test_opening_goes_through_the_rule_table(world: World) -> None:
-    assert RULES[Action.OPEN] == Rule((machine.NEW,), State.OPEN, system_only=True)
+    assert RULES[Action.OPEN] == Rule((machine.NEW,), State.OPEN, machine.SYSTEM_ONLY)
     new = NewAlert(AlertType.PANIC, Priority.P1, "resident:test:panic", "test")
     with world.connect() as conn:
         with pytest.raises(Forbidden, match="done by the system"):

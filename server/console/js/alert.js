@@ -126,9 +126,16 @@ export class AlertView {
     return OVERSEE.has(this.ctx.me().role);
   }
 
+  /** Whether this user's role may take ``action`` on this alert at all (the server's ``may``,
+   * from its rule table). */
+  permitted(action) {
+    const may = this.detail?.may;
+    return !may || may.includes(action === "keysafe" ? "reveal_key_safe" : action);
+  }
+
   can(action) {
     const d = this.detail;
-    if (!d) return false;
+    if (!d || !this.permitted(action)) return false;
     if (action === "claim") return d.state === "open";
     if (action === "release") return d.state === "claimed" && (this.mine || this.oversees);
     if (action === "note") return true;
@@ -140,6 +147,7 @@ export class AlertView {
     const d = this.detail;
     if (!d) return t("act.no_alert");
     if (this.can(action)) return "";
+    if (!this.permitted(action)) return t("act.not_permitted");
     if (action === "claim") {
       return d.claimed_by ? t("act.not_holder", { name: d.claimed_by }) : label("state", d.state);
     }
@@ -282,6 +290,8 @@ export class AlertView {
     const row = h("div.keysafe", { testid: "keysafe" }, h("span.k", {}, t("keysafe.title")));
     if (!d.home?.has_key_safe) {
       row.append(h("span.muted", {}, t("keysafe.none")));
+    } else if (!this.permitted("keysafe")) {
+      row.append(h("span.muted", { testid: "keysafe-not-permitted" }, t("keysafe.not_permitted")));
     } else if (this.keySafe) {
       row.append(h("code.code", { testid: "keysafe-code" }, this.keySafe),
         h("button.link", { onclick: () => { this.keySafe = null; this.render(); } },

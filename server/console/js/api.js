@@ -5,19 +5,21 @@ import { t } from "./i18n.js";
 
 /** An API error in the server's one format: {"error": {code, message, details, holder?}}. */
 export class ApiError extends Error {
-  constructor(status, error) {
+  constructor(status, error, retryAfter = null) {
     super(error?.message || `HTTP ${status}`);
     this.status = status;
     this.code = error?.code || (status ? "error" : "network");
     this.details = error?.details || [];
     this.holder = error?.holder;
+    this.retryAfter = retryAfter; // seconds to wait (429)
   }
 
-  /** What to tell the operator, in their language. */
+  /** What to tell the operator, in their language (a detail whose ``type`` has a ``why.<type>``
+   * string, such as a password-policy rule, is said in words). */
   explain() {
-    const message = this.details.length
-      ? this.details.map((d) => `${d.field}: ${d.message}`).join("; ")
-      : this.message;
+    const said = (d) => (t(`why.${d.type}`) !== `why.${d.type}` ? t(`why.${d.type}`)
+      : `${d.field}: ${d.message}`);
+    const message = this.details.length ? this.details.map(said).join("; ") : this.message;
     if (this.code === "already_claimed") return t("error.already_claimed", { holder: this.holder });
     if (this.code === "network") return t("error.network");
     if (this.status === 401) return t("error.session");
@@ -50,7 +52,8 @@ export async function request(method, path, body, { quiet401 = false } = {}) {
   if (response.status === 204) return null;
   const data = await response.json().catch(() => null);
   if (!response.ok) {
-    const error = new ApiError(response.status, data?.error);
+    const error = new ApiError(response.status, data?.error,
+      Number(response.headers.get("retry-after")) || null);
     if (response.status === 401 && !quiet401) onUnauthenticated(error);
     throw error;
   }
@@ -59,6 +62,7 @@ export async function request(method, path, body, { quiet401 = false } = {}) {
 
 const get = (path) => request("GET", path);
 const post = (path, body = {}) => request("POST", path, body);
+const del = (path) => request("DELETE", path);
 
 function query(params) {
   const q = new URLSearchParams();
@@ -90,4 +94,26 @@ export const api = {
   activity: (residentId) => get(`/api/residents/${residentId}/activity?hours=24`),
   acc: (id) => get(`/api/alerts/${id}/acc`),
   answerTimes: (since, until) => get(`/api/reports/answer-times${query({ since, until })}`),
+  // one's own account; signing in with a one-time code (its 401 is not "session ended")
+  codeSignIn: (username, code, newPassword) => request("POST", "/api/auth/reset",
+    { username, code, new_password: newPassword }, { quiet401: true }),
+  changePassword: (current, next) =>
+    post("/api/auth/password", { current_password: current, new_password: next }),
+  mySessions: () => get("/api/auth/sessions"),
+  endMySession: (id) => del(`/api/auth/sessions/${id}`),
+  // users (admins), lockouts (supervisors), the audit trail (auditors)
+  regions: () => get("/api/regions"),
+  users: () => get("/api/users"),
+  addUser: (body) => post("/api/users", body),
+  updateUser: (id, body) => request("PATCH", `/api/users/${id}`, body),
+  deactivateUser: (id) => post(`/api/users/${id}/deactivate`),
+  activateUser: (id) => post(`/api/users/${id}/activate`),
+  resetPassword: (id) => post(`/api/users/${id}/reset`),
+  sessions: (userId) => get(`/api/sessions${query({ user_id: userId })}`),
+  endSession: (id) => del(`/api/sessions/${id}`),
+  endUserSessions: (id) => del(`/api/users/${id}/sessions`),
+  lockouts: () => get("/api/lockouts"),
+  clearLockout: (kind, subject) =>
+    del(`/api/lockouts/${kind}/${encodeURIComponent(subject)}`),
+  userAudit: (params = {}) => get(`/api/audit/users${query(params)}`),
 };

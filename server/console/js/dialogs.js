@@ -21,7 +21,8 @@ export function closeDialog() {
   if (dialog().open) dialog().close();
 }
 
-/** Show a form dialog; ``submit(form)`` may throw an ApiError (shown, dialog stays open). */
+/** Show a form dialog; ``submit(form)`` may throw an ApiError (shown, dialog stays open).
+ * Other features' dialogs use it too (also exported as ``formDialog``). */
 export function show({ testid, title, body, submitLabel, submit, finish = false, keys = null }) {
   const el = dialog();
   const error = h("p.error", { testid: "dialog-error", role: "alert", hidden: true });
@@ -61,6 +62,8 @@ export function show({ testid, title, body, submitLabel, submit, finish = false,
   first?.focus();
   return form;
 }
+
+export { show as formDialog };
 
 function noteField(placeholder = "") {
   return h("label.block", {}, h("span", {}, t("dialog.note_label"), " ",

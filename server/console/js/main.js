@@ -1,6 +1,7 @@
 // The console's wiring: sign-in, header, views (queue, history, reports), the live feed,
 // the age timers and the keyboard.
 
+import { accountDialog, codeSignInDialog } from "./account.js";
 import { AlertView } from "./alert.js";
 import { api, whenUnauthenticated } from "./api.js";
 import { closeDialog, dialogOpen, helpDialog } from "./dialogs.js";
@@ -59,7 +60,7 @@ async function onLogin(event) {
     form.elements.password.value = "";
     start(user);
   } catch (exc) {
-    showLogin(exc.status === 429 ? t("login.locked")
+    showLogin(exc.status === 429 ? t("login.locked", { seconds: exc.retryAfter ?? 60 })
       : exc.status === 401 ? t("login.failed") : exc.explain());
   } finally {
     button.disabled = false;
@@ -365,6 +366,9 @@ async function boot() {
   $("[data-action=mute]").addEventListener("click", toggleMute);
   $("[data-action=help]").addEventListener("click", helpDialog);
   $("[data-action=logout]").addEventListener("click", logout);
+  $("[data-action=account]").addEventListener("click", () => accountDialog(ctx));
+  $("[data-testid=login-with-code]").addEventListener("click", () => codeSignInDialog(start,
+    $("[data-testid=login-username]").value.trim()));
   document.addEventListener("keydown", onKey);
   window.addEventListener("hashchange", () => { if (state.me) route(); }); // links between views
   for (const type of ["pointerdown", "keydown"]) {

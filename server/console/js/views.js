@@ -8,6 +8,7 @@
 
 import { ReportsView } from "./reports.js";
 import { ResidentsView } from "./residents/view.js";
+import { UsersView } from "./users.js";
 
 /** { name, tab (i18n key), roles (null: everyone), View, css (optional stylesheet, e.g.
  * "css/technician.css") } in tab order; the tab's testid is ``tab-<name>``, the section's
@@ -16,6 +17,8 @@ export const VIEWS = [
   { name: "reports", tab: "tab.reports", roles: ["supervisor", "admin"], View: ReportsView },
   { name: "residents", tab: "tab.residents", roles: ["operator", "supervisor", "admin", "technician"],
     View: ResidentsView, css: "css/residents.css" },
+  { name: "users", tab: "tab.users", roles: ["admin", "supervisor", "auditor"], View: UsersView,
+    css: "css/users.css" },
 ];
 
 export function allowed(view, me) {

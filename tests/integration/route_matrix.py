@@ -1,0 +1,103 @@
+"""The role × route matrix: for every route of the app, the status each kind of caller gets.
+
+One line per route, as the app spells it (``app.routes``; "WS" for a WebSocket, whose "status"
+is 101 when accepted or its close code), in the columns of ``CALLERS``:
+
+    anonymous     no session
+    operator      alice, an operator of the world's community (幸福社区)
+    supervisor    sam, every region
+    technician    tina, of the world's community
+    admin         ada
+    auditor       audrey, every region
+    other_region  olga, an operator of another community (和平社区): what belongs to the
+                  world's community is 404 to her, as if it did not exist
+
+How each request is made (a fresh row per path parameter, a valid body or ``{}``):
+``test_route_matrix.py``. A 409 means "let in, but not in this state" (the alert is open, not
+claimed); a 422 "let in, but the body was refused".
+
+Adding a route: run ``pytest tests/integration/test_route_matrix.py``; it prints the missing
+lines with the statuses it observed. Check each one, then paste it here.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Expect(NamedTuple):
+    anonymous: int
+    operator: int
+    supervisor: int
+    technician: int
+    admin: int
+    auditor: int
+    other_region: int
+
+
+E = Expect
+CALLERS = Expect._fields
+
+MATRIX: dict[tuple[str, str], Expect] = {
+    # (method, path)                                   anonymous, operator, supervisor,
+    #                                                  technician, admin, auditor, other region
+    # --- open to everyone
+    ("GET", "/"):                                        E(307, 307, 307, 307, 307, 307, 307),
+    ("GET", "/console/"):                                E(200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/docs"):                                    E(200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/docs/oauth2-redirect"):                    E(200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/redoc"):                                   E(200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/openapi.json"):                            E(200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/health"):                                  E(200, 200, 200, 200, 200, 200, 200),
+    # --- signing in, one's own account
+    ("POST", "/api/auth/login"):                         E(200, 200, 200, 200, 200, 200, 200),
+    ("POST", "/api/auth/reset"):                         E(401, 401, 401, 401, 401, 401, 401),
+    ("POST", "/api/auth/logout"):                        E(204, 204, 204, 204, 204, 204, 204),
+    ("GET", "/api/auth/me"):                             E(401, 200, 200, 200, 200, 200, 200),
+    ("POST", "/api/auth/password"):                      E(401, 422, 422, 422, 422, 422, 422),
+    ("GET", "/api/auth/sessions"):                       E(401, 200, 200, 200, 200, 200, 200),
+    ("DELETE", "/api/auth/sessions/{session_id}"):       E(401, 204, 204, 204, 204, 204, 204),
+    # --- alerts: reads in one's regions; actions by the rule table's ``who``
+    ("GET", "/api/alerts/queue"):                        E(401, 200, 200, 200, 200, 200, 200),
+    ("GET", "/api/alerts"):                              E(401, 200, 200, 200, 200, 200, 200),
+    ("GET", "/api/alerts/{alert_id}"):                   E(401, 200, 200, 200, 200, 200, 404),
+    ("GET", "/api/alerts/{alert_id}/acc"):               E(401, 404, 404, 404, 404, 404, 404),
+    ("POST", "/api/alerts/{alert_id}/claim"):            E(401, 200, 200, 403, 200, 403, 404),
+    ("POST", "/api/alerts/{alert_id}/release"):          E(401, 409, 409, 403, 409, 403, 404),
+    ("POST", "/api/alerts/{alert_id}/notes"):            E(401, 200, 200, 403, 200, 403, 404),
+    ("POST", "/api/alerts/{alert_id}/calls"):            E(401, 409, 409, 403, 409, 403, 404),
+    ("POST", "/api/alerts/{alert_id}/dispatches"):       E(401, 409, 409, 403, 409, 403, 404),
+    ("PATCH", "/api/alerts/{alert_id}/dispatches/{dispatch_id}"):
+                                                         E(401, 403, 200, 403, 200, 403, 404),
+    ("POST", "/api/alerts/{alert_id}/resolve"):          E(401, 409, 409, 403, 409, 403, 404),
+    ("POST", "/api/alerts/{alert_id}/key-safe"):         E(401, 200, 200, 403, 200, 403, 404),
+    ("WS", "/api/live"):                                 E(4401, 101, 101, 101, 101, 101, 101),
+    # --- the directory: reads in one's regions; writes by supervisors (devices: technicians)
+    ("GET", "/api/regions"):                             E(401, 200, 200, 200, 200, 200, 200),
+    ("POST", "/api/regions"):                            E(401, 403, 403, 403, 201, 403, 403),
+    ("GET", "/api/residents"):                           E(401, 200, 200, 200, 200, 200, 200),
+    ("GET", "/api/residents/{resident_id}"):             E(401, 200, 200, 200, 200, 200, 404),
+    ("GET", "/api/residents/{resident_id}/vitals"):      E(401, 200, 200, 200, 200, 200, 404),
+    ("GET", "/api/residents/{resident_id}/activity"):    E(401, 200, 200, 200, 200, 200, 404),
+    ("POST", "/api/homes"):                              E(401, 403, 201, 403, 201, 403, 403),
+    ("POST", "/api/residents"):                          E(401, 403, 201, 403, 201, 403, 403),
+    ("POST", "/api/contacts"):                           E(401, 403, 201, 403, 201, 403, 403),
+    ("GET", "/api/gateways"):                            E(401, 200, 200, 200, 200, 200, 200),
+    ("POST", "/api/gateways"):                           E(401, 403, 201, 201, 201, 403, 403),
+    ("POST", "/api/devices"):                            E(401, 403, 201, 201, 201, 403, 403),
+    ("GET", "/api/reports/answer-times"):                E(401, 403, 200, 403, 200, 403, 403),
+    # --- users (admins), lockouts (supervisors), the audit trail (auditors)
+    ("GET", "/api/users"):                               E(401, 403, 403, 403, 200, 403, 403),
+    ("POST", "/api/users"):                              E(401, 403, 403, 403, 201, 403, 403),
+    ("GET", "/api/users/{user_id}"):                     E(401, 403, 403, 403, 200, 403, 403),
+    ("PATCH", "/api/users/{user_id}"):                   E(401, 403, 403, 403, 200, 403, 403),
+    ("POST", "/api/users/{user_id}/deactivate"):         E(401, 403, 403, 403, 200, 403, 403),
+    ("POST", "/api/users/{user_id}/activate"):           E(401, 403, 403, 403, 200, 403, 403),
+    ("POST", "/api/users/{user_id}/reset"):              E(401, 403, 403, 403, 200, 403, 403),
+    ("DELETE", "/api/users/{user_id}/sessions"):         E(401, 403, 403, 403, 200, 403, 403),
+    ("GET", "/api/sessions"):                            E(401, 403, 403, 403, 200, 403, 403),
+    ("DELETE", "/api/sessions/{session_id}"):            E(401, 403, 403, 403, 204, 403, 403),
+    ("GET", "/api/lockouts"):                            E(401, 403, 200, 403, 200, 403, 403),
+    ("DELETE", "/api/lockouts/{kind}/{subject}"):        E(401, 403, 204, 403, 204, 403, 403),
+    ("GET", "/api/audit/users"):                         E(401, 403, 403, 403, 200, 200, 403),
+}
