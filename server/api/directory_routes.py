@@ -28,7 +28,8 @@ router = APIRouter(prefix="/api", tags=["directory"], responses=RESPONSES)
 Manager = Annotated[User, Depends(require(Role.SUPERVISOR))]
 Admin = Annotated[User, Depends(require())]
 Installer = Annotated[User, Depends(require(Role.TECHNICIAN, Role.SUPERVISOR))]
-Staff = Annotated[User, Depends(require(Role.OPERATOR, Role.SUPERVISOR))]
+# who reads a resident's alerts and the history of their record: the call centre, and auditors
+Staff = Annotated[User, Depends(require(Role.OPERATOR, Role.SUPERVISOR, Role.AUDITOR))]
 
 
 class Deactivate(BaseModel):

@@ -101,11 +101,22 @@ def _lockout(c: Call) -> str:
     return name
 
 
+def _contact(c: Call) -> int:
+    """A new contact on the world's resident's call list."""
+    row = c.sql("INSERT INTO contacts (resident_id, name, phones, call_order) VALUES "
+                "(%s, '李明', ARRAY['13900000000'], (SELECT coalesce(max(call_order), 0) + 1 "
+                "FROM contacts WHERE resident_id = %s)) RETURNING id",
+                c.world.resident, c.world.resident)
+    return int(row[0])
+
+
 # Path parameter -> a fresh value for one request (made in path order: {alert_id} first).
 PARAMS: dict[str, Callable[[Call], Any]] = {
     "alert_id": _alert,
     "dispatch_id": _dispatch,
     "resident_id": lambda c: c.world.resident,
+    "home_id": lambda c: c.world.home,
+    "contact_id": lambda c: _contact(c),
     "user_id": _account,
     "session_id": _session,
     "kind": lambda c: "account",
@@ -131,7 +142,15 @@ BODIES: dict[tuple[str, str], Callable[[Call], dict[str, Any]]] = {
     ("POST", "/api/homes"): lambda c: {"region_id": c.world.community, "address": "幸福路 9 号"},
     ("POST", "/api/residents"): lambda c: {"home_id": c.world.home, "name": "李桂芳"},
     ("POST", "/api/contacts"): lambda c: {"resident_id": c.world.resident, "name": "李明",
-                                          "phone": "13900000000", "call_order": next(_n) + 1},
+                                          "phones": ["13900000000"]},
+    ("PATCH", "/api/contacts/{contact_id}"): lambda c: {"relation": "侄子"},
+    ("PATCH", "/api/homes/{home_id}"): lambda c: {"notes": "门铃坏了，请敲门"},
+    ("PATCH", "/api/residents/{resident_id}"): lambda c: {"phone": "021-5555 0000"},
+    ("PUT", "/api/residents/{resident_id}/status"): lambda c: {"status": "active"},
+    ("PUT", "/api/residents/{resident_id}/limits"): lambda c: {},
+    ("POST", "/api/alerts/phone-in"): lambda c: {"caller": "王强", "reason": "母亲电话不通",
+                                                 "resident_id": c.world.resident,
+                                                 "take": False},
     ("POST", "/api/gateways"): lambda c: {"id": f"gw-matrix-{next(_n)}",
                                           "home_id": c.world.home},
     ("POST", "/api/devices"): lambda c: {"uid": f"rf-{next(_n):08x}", "gateway_id": GATEWAY,
