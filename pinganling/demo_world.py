@@ -58,6 +58,10 @@ class HomeProfile:
     address: str
     key_safe: str
     people: tuple[Person, ...]
+    # (scenario clock, scenario resident): the demo sends this resident an inactivity
+    # pre-warning then (the inactivity detector sends them 15 min before an alarm: too slow
+    # for a five-minute demo)
+    prewarn: tuple[str, str] | None = None
 
 
 HOMES = (
@@ -66,7 +70,8 @@ HOMES = (
                ("氨氯地平 5mg 每日一次",), ("普通话", "上海话"),
                (("王强", "儿子", "13800001001"), ("社区网格员 陈敏", "社区工作者", "13800001002"))),
         Person("李德明", "M", date(1938, 11, 20), ("高龄",), ("2 型糖尿病",), ("二甲双胍",),
-               contacts=(("王强", "儿子", "13800001001"),)))),
+               contacts=(("王强", "儿子", "13800001001"),))),
+        prewarn=("10:03:20", "李爷爷")),
     HomeProfile("gw-demo-0002", "day", "09:57", 0, "幸福路 12 号 1 单元 502", "1379", (
         Person("张桂兰", "F", date(1946, 6, 8), ("独居", "高龄"), ("冠心病",), ("阿司匹林",),
                contacts=(("张丽", "女儿", "13800002001"),
@@ -79,6 +84,18 @@ HOMES = (
 
 def device_uid(device: Any) -> str:
     return rf_uid(device.id) if device.id is not None else ble_uid(device.address)
+
+
+def resident_id(conn: psycopg.Connection[Any], home: HomeProfile, scenario: Scenario,
+                sim_name: str) -> int | None:
+    """The id of the person who plays scenario resident ``sim_name`` in ``home``."""
+    names = [r.name for r in scenario.resident]
+    if sim_name not in names or names.index(sim_name) >= len(home.people):
+        return None
+    row = conn.execute("SELECT r.id FROM residents r JOIN gateways g ON g.home_id = r.home_id "
+                       "WHERE g.id = %s AND r.name = %s",
+                       (home.gateway, home.people[names.index(sim_name)].name)).fetchone()
+    return int(row[0]) if row else None
 
 
 def seed(conn: psycopg.Connection[Any], scenarios: dict[str, Scenario],

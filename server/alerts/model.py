@@ -83,6 +83,8 @@ class Action(StrEnum):
     REMIND = "remind"
     REPRIORITISE = "reprioritise"
     REVEAL_KEY_SAFE = "reveal_key_safe"
+    PROMPT_WEARER = "prompt_wearer"  # the wearer was asked (fall: may cancel; pre-warning)
+    WEARER_CANCEL = "wearer_cancel"  # the wearer cancelled a detected fall in its window
 
 
 class Outcome(StrEnum):

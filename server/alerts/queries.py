@@ -24,7 +24,8 @@ SELECT a.id, a.type, a.priority, a.state, a.escalated, a.title, a.event_count, a
        a.last_event_at, a.claimed_at, a.closed_at, a.outcome, a.version, a.region_id,
        a.resident_id, a.home_id, a.gateway_id, a.device, h.address, u.display_name AS claimed_by,
        a.claimed_by AS claimed_by_id, reg.name AS region,
-       coalesce(a.details -> 'unknown_device' = 'true'::jsonb, false) AS unknown_device
+       coalesce(a.details -> 'unknown_device' = 'true'::jsonb, false) AS unknown_device,
+       a.details -> 'wearer' AS wearer, a.details -> 'prewarning' AS prewarning
 FROM alerts a LEFT JOIN homes h ON h.id = a.home_id LEFT JOIN users u ON u.id = a.claimed_by
      LEFT JOIN regions reg ON reg.id = a.region_id
 """

@@ -6,8 +6,9 @@ them); away / holiday mode (``residents.away_until``) suspends the count. Two de
 rules operators understand (:class:`InactivityRules`), and for residents with at least
 ``MIN_DAYS`` days of history, limits learned from that history per hour of the week
 (``inactivity_limits``, refitted daily by :func:`fit_limits`). Alarms become P2 alerts (raised
-to P1 by care tags); pre-warnings go to the home's gateway as a ``prewarn`` command, which the
-resident cancels by pressing their button.
+to P1 by care tags; ``details.prewarned`` when the resident was asked first and did not answer);
+pre-warnings go to the home's gateway as a ``prewarn`` command: the gateway asks the resident,
+whose press answers it (the press is activity, so the alarm does not follow).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from analytics.inactivity import (
 from server.alerts import service
 from server.alerts.context import resident_context
 from server.alerts.model import AlertType, Priority
+from server.detect.prompts import Prewarning
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +77,7 @@ ON CONFLICT (resident_id) DO UPDATE
 SET limit_min = excluded.limit_min, days_seen = excluded.days_seen, fitted_at = now()
 """
 
-Prewarn = Callable[[str, int], None]
+Prewarn = Callable[[Prewarning], None]
 
 
 def build_minutes(conn: psycopg.Connection[Any], now_min: int, span: int = DAY_MIN,
@@ -112,10 +114,11 @@ def inactivity_pass(conn: psycopg.Connection[Any], now_min: int,
                     rules: InactivityRules | None = None) -> list[int]:
     """Alerts for inactivity alarms of the last few minutes (each raised once), by the rules
     and, for residents who have them, by their learned limits."""
+    rules = rules or InactivityRules()
     m, who = build_minutes(conn, now_min)
     if not who:
         return []
-    events = evaluate_rules(m, rules or InactivityRules())
+    events = evaluate_rules(m, rules)
     learned = dict(conn.execute(_LIMITS, ([r for r, _ in who], MIN_DAYS)).fetchall())
     rows = [i for i, (r, _) in enumerate(who) if r in learned]
     if rows:
@@ -123,12 +126,12 @@ def inactivity_pass(conn: psycopg.Connection[Any], now_min: int,
         limits = LearnedLimits(np.array([learned[who[i][0]] for i in rows], dtype=np.int64))
         events += [replace(e, resident=rows[e.resident]) for e in evaluate_learned(sub, limits)
                    if e.rule == "learned"]
-    return _act(conn, events, who, now_min, raised, prewarn)
+    return _act(conn, events, who, now_min, raised, prewarn, rules.prewarn_min)
 
 
 def _act(conn: psycopg.Connection[Any], events: list[InactivityEvent],
          who: list[tuple[int, str]], now_min: int, raised: set[tuple[int, str, int]],
-         prewarn: Prewarn | None) -> list[int]:
+         prewarn: Prewarn | None, window_min: int) -> list[int]:
     recent = now_min + UTC_OFFSET_MIN - 5
     touched = []
     for e in events:
@@ -138,15 +141,17 @@ def _act(conn: psycopg.Connection[Any], events: list[InactivityEvent],
             continue
         raised.add(key)
         if e.outcome == Outcome.PREWARN and prewarn is not None:
-            prewarn(gateway, resident)
+            prewarn(Prewarning(gateway, resident, e.rule, e.inactive_min, window_min))
         elif e.outcome == Outcome.ALARM:
             log.warning("inactivity: resident %d, rule %s, %d min", resident, e.rule,
                         e.inactive_min)
             ctx = resident_context(conn, resident)
+            warned = (resident, f"{e.rule}:{Outcome.PREWARN.value}", key[2]) in raised
             with conn.transaction():
                 touched.append(service.raise_alert(
                     conn, AlertType.INACTIVITY, Priority.P2, ctx,
-                    {"rule": e.rule, "inactive_min": e.inactive_min}).alert.id)
+                    {"rule": e.rule, "inactive_min": e.inactive_min,
+                     "prewarned": warned}).alert.id)
     return touched
 
 

@@ -102,7 +102,8 @@ def test_inactivity_prewarns_then_alarms(world: World) -> None:
         # the hall PIR (the cord here) saw someone until 105 minutes ago, then nothing
         copy_activity(conn, [ActivityMinute("rf-0a1b2c3e", (now_min - 105 - k) * 60, "pir", 1)
                              for k in range(60)])
-        inactivity_pass(conn, now_min, raised, lambda gw, r: warned.append((gw, r)), rules)
+        inactivity_pass(conn, now_min, raised,
+                        lambda p: warned.append((p.gateway, p.resident)), rules)
         assert warned == [(GATEWAY, world.resident)]
         assert alerts(conn) == []
         touched = inactivity_pass(conn, now_min + 15, raised, None, rules)
@@ -130,7 +131,8 @@ def test_learned_limits_alarm_on_a_gap_the_rules_allow(world: World) -> None:
         assert days >= MIN_DAYS
         assert set(limits) == {90}
         last = max(a.minute for a in history) // 60  # seen for the last time
-        inactivity_pass(conn, last + 76, raised, lambda gw, r: warned.append((gw, r)), rules)
+        inactivity_pass(conn, last + 76, raised,
+                        lambda p: warned.append((p.gateway, p.resident)), rules)
         assert warned == [(GATEWAY, world.resident)]  # 15 min before the limit
         assert alerts(conn) == []
         touched = inactivity_pass(conn, last + 91, raised, None, rules)

@@ -3,6 +3,7 @@
 import { ageCounter, priorityBadge } from "./alert.js";
 import { fmtDateTime, h } from "./dom.js";
 import { label, t } from "./i18n.js";
+import { wearerTag } from "./wearer.js";
 
 /** One alert as a row; ``live``: with the age timer (queue), else the opening time (history). */
 export function alertRow(a, { live, selected, onSelect }) {
@@ -24,7 +25,8 @@ export function alertRow(a, { live, selected, onSelect }) {
   h("div.r2", {}, h("b.title", {}, a.title),
     a.address && a.address !== a.title ? h("span.address", {}, a.address) : null,
     a.unknown_device ? h("span.tag.unknown-device", { testid: "unknown-device" },
-      t(a.type === "panic" ? "detail.device_unknown_pressed" : "detail.device_unknown")) : null),
+      t(a.type === "panic" ? "detail.device_unknown_pressed" : "detail.device_unknown")) : null,
+    wearerTag(a)),
   h("div.r3", {},
     h(`span.state.state-${a.state}`, {}, label("state", a.state)),
     holder,
