@@ -32,7 +32,9 @@ SAME_FALL_S: Final = 10.0  # two detections of one wearable's fall: impacts this
 _SEARCH_S: Final = 300.0  # an edge event's time is its decision, a server event's the impact
 
 _ALERT_OF_EVENT = """
-SELECT ae.alert_id FROM alert_events ae WHERE ae.event_id = %s ORDER BY ae.alert_id DESC LIMIT 1
+SELECT ae.alert_id, EXISTS (SELECT 1 FROM alert_events mine
+                            WHERE mine.alert_id = ae.alert_id AND mine.event_id = %s)
+FROM alert_events ae WHERE ae.event_id = %s ORDER BY ae.alert_id DESC LIMIT 1
 """
 
 # The alert of another detection of the same fall (impact time: the data's, else the event's).
@@ -113,11 +115,13 @@ def answer(conn: psycopg.Connection[Any], event: Event) -> list[int] | None:
     if answered is None:
         return None
     if answered.kind == PromptKind.FALL:
-        row = conn.execute(_ALERT_OF_EVENT, (answered.prompt,)).fetchone()
+        row = conn.execute(_ALERT_OF_EVENT, (event.id, answered.prompt)).fetchone()
         if row is None:  # its fall is not stored (yet): ``fall`` applies it when it arrives
             log.warning("event %s answers fall %s, which has no alert here", event.id,
                         answered.prompt)
             return None
+        if row[1]:  # applied already, by its fall (stored in the same batch, after it)
+            return [int(row[0])]
         by = str(event.data.get("by") or event.type.value)
         service.wearer_cancel(conn, int(row[0]), by=by, device=event.device,
                               after_s=answered.after_s, at=event.ts, event_id=event.id)
