@@ -219,12 +219,14 @@ def prewarning_answered(conn: psycopg.Connection[Any], ctx: Context, *, prompt: 
     """The resident answered an inactivity pre-warning (a press within its window): nothing
     for the operators to do, so its record is born closed — opened, prompted and cancelled by
     the resident in one transaction (never in the queue, no answer time) — with the press that
-    answered it, for history."""
+    answered it, for history. Its priority is P3, nothing urgent; the one the inactivity alarm
+    would have had is in ``details.prewarning.priority``."""
     seconds = None if after_s is None else round(after_s, 1)
-    prewarning = {"prompt": prompt, "answered_at": at, "after_s": seconds, "device": device,
-                  "rule": rule, "inactive_min": inactive_min}
     kind = AlertType.INACTIVITY
-    new = NewAlert(kind, raised_priority(Priority.P2, ctx),
+    prewarning = {"prompt": prompt, "answered_at": at, "after_s": seconds, "device": device,
+                  "rule": rule, "inactive_min": inactive_min,
+                  "priority": raised_priority(Priority.P2, ctx).value}
+    new = NewAlert(kind, Priority.P3,
                    f"{ctx.correlation(kind)}:prewarning:{prompt}", ctx.title(kind),
                    ctx.region_id, ctx.home_id, ctx.resident_id, ctx.gateway_id, device,
                    {"prewarning": prewarning})

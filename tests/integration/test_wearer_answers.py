@@ -111,7 +111,9 @@ def test_an_answered_prewarning_is_a_closed_record_not_an_alarm(world: World) ->
     assert (record.type.value, record.state, record.outcome) == (
         "inactivity", State.CANCELLED, Outcome.CANCELLED_BY_RESIDENT.value)
     assert record.resident_id == world.resident
+    assert record.priority == Priority.P3, "nothing urgent: it needs nobody"
     assert row is not None
+    assert row["prewarning"]["priority"] == "P1", "the alarm would have been P1 (高龄 + 独居)"
     assert row["prewarning"]["after_s"] == 42.0
     assert row["prewarning"]["rule"] == "day_gap_3h"
     assert sorted(steps) == sorted(["open", "prompt_wearer", "press", "cancel"])

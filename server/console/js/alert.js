@@ -6,7 +6,7 @@ import { accChart, activityChart, loadingChart, vitalsChart } from "./charts.js"
 import { callDialog, dispatchDialog, noteDialog, resolveDialog } from "./dialogs.js";
 import { fmtDateTime, fmtTime, h, yearsSince } from "./dom.js";
 import { label, t } from "./i18n.js";
-import { timelineLabel, wearerNote, wearerTag } from "./wearer.js";
+import { isAnswer, timelineLabel, wearerNote, wearerTag } from "./wearer.js";
 
 const WORKING = new Set(["claimed", "dispatched"]);
 const OVERSEE = new Set(["supervisor", "admin"]);
@@ -295,7 +295,8 @@ export class AlertView {
 
   timeline(d) {
     const items = (d.timeline || []).map((e) => h(`li.tl-${e.kind}`, {
-      testid: "timeline-item", dataset: { action: e.action } },
+      testid: "timeline-item", dataset: { action: e.action },
+      class: isAnswer(e) ? "tl-answer" : null },
     h("time", {}, fmtTime(e.ts)),
     h("span.what", {}, timelineLabel(e) ?? label(e.kind === "event" ? "event" : "action", e.action),
       timelineDetail(e)),

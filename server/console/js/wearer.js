@@ -3,7 +3,7 @@
 // they answered (a record in history). Tags for the queue row and the alert's head, and the
 // words for these entries of the timeline. Used by queue.js and alert.js.
 
-import { h, now } from "./dom.js";
+import { fmtTime, h, now } from "./dom.js";
 import { extend, t } from "./i18n.js";
 
 extend({
@@ -19,6 +19,7 @@ extend({
     "wearer.prewarning_title": "询问后 {s} 秒按键应答，无需处置",
     "action.prompt_wearer": "提醒佩戴者",
     "action.wearer_cancel": "佩戴者取消",
+    "action.prewarn_prompted": "询问老人",
     "event.answer.fall": "按键：我没事（取消跌倒报警）",
     "event.answer.fall_got_up": "起身（取消跌倒报警）",
     "event.answer.prewarn": "按键：应答无活动预警",
@@ -31,7 +32,7 @@ extend({
     "sysnote.by.gateway": "网关",
     "sysnote.by.server": "服务器",
     "sysnote.prewarning": "无活动预警记录：老人已应答，无需处置",
-    "sysnote.prewarn_prompted": "无活动预警：网关询问老人是否安好，手环/挂件提示",
+    "sysnote.prewarn_prompted": "无活动预警：{at} 网关询问老人是否安好，手环/挂件提示",
     "sysnote.prewarn_answered": "老人在询问后 {s} 秒按键应答",
   },
   en: {
@@ -46,6 +47,7 @@ extend({
     "wearer.prewarning_title": "answered with a press {s} s after being asked; nothing to do",
     "action.prompt_wearer": "Wearer alerted",
     "action.wearer_cancel": "Cancelled by the wearer",
+    "action.prewarn_prompted": "Resident asked",
     "event.answer.fall": "Pressed: I'm all right (cancels the fall)",
     "event.answer.fall_got_up": "Got up (cancels the fall)",
     "event.answer.prewarn": "Pressed: answers the inactivity pre-warning",
@@ -60,8 +62,8 @@ extend({
     "sysnote.by.gateway": "gateway",
     "sysnote.by.server": "server",
     "sysnote.prewarning": "inactivity pre-warning record: the resident answered, nothing to do",
-    "sysnote.prewarn_prompted": "inactivity pre-warning: the gateway asked the resident whether "
-      + "they are all right; their wearable alerted",
+    "sysnote.prewarn_prompted": "inactivity pre-warning: at {at} the gateway asked the resident "
+      + "whether they are all right; their wearable alerted",
     "sysnote.prewarn_answered": "the resident answered with a press {s} s after being asked",
   },
 });
@@ -92,11 +94,21 @@ export function wearerTag(alert) {
   return tag;
 }
 
+/** Whether a timeline entry is the elder's answer to a prompt (not an alarm). */
+export function isAnswer(e) {
+  return e.kind === "event" && Boolean(e.data?.data?.answers);
+}
+
 /** The timeline's words for an entry this module knows (else null: alert.js's own). */
 export function timelineLabel(e) {
+  if (e.kind === "audit" && e.data?.reason === "prewarn_prompted") {
+    return t("action.prewarn_prompted");
+  }
   if (e.kind === "event") {
     const data = e.data?.data || {};
-    if (data.answers === "fall") return t(data.by === "got_up" ? "event.answer.fall_got_up" : "event.answer.fall");
+    if (data.answers === "fall") {
+      return t(data.by === "got_up" ? "event.answer.fall_got_up" : "event.answer.fall");
+    }
     if (data.answers === "prewarn") return t("event.answer.prewarn");
   }
   return null;
@@ -117,6 +129,9 @@ export function wearerNote(e) {
       return t("sysnote.same_fall", { by: t(`sysnote.by.${d.by}`) });
     case "prewarn_answered":
       return t("sysnote.prewarn_answered", { s: seconds(d.seconds) });
+    case "prewarn_prompted":
+      return t("sysnote.prewarn_prompted",
+        { at: d.at ? fmtTime(new Date(Number(d.at) * 1000).toISOString()) : "" });
     default:
       return null;
   }
