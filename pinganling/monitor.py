@@ -126,7 +126,7 @@ async def monitor(host: str, port: int, topics: Topics, *, ack: bool, telemetry:
         print(f"monitoring mqtt://{host}:{port}/{topics.all_up()}"
               f"{' (acknowledging events)' if ack else ''}", file=out, flush=True)
         async for message in client.messages:
-            topic, payload = str(message.topic), bytes(message.payload or b"")  # type: ignore[arg-type]
+            topic, payload = str(message.topic), bytes(message.payload or b"")
             line = describe(topics, topic, payload, telemetry)
             if line:
                 print(line, file=out, flush=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
 
 from kernel.contract import Command, Down, dump
 from server.settings import Settings
@@ -20,7 +21,7 @@ PUBACK_TIMEOUT_S = 5.0
 
 def send_command(settings: Settings, gateway: str, command: Command) -> bool:
     """Publish ``command`` to ``gateway``; False (logged) when the broker did not take it."""
-    client = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
     if settings.mqtt_username:
         client.username_pw_set(settings.mqtt_username, settings.mqtt_password)
     try:
