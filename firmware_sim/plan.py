@@ -145,6 +145,17 @@ class Home:
         self._last_low.clear()
         return [p for t, _, act in actions for p in act(t)]
 
+    def answer(self, wearable: str, t: float) -> list[Planned]:
+        """The wearer of ``wearable`` answers its alert: a press of their ``answer_with`` button
+        at ``t`` (nothing when the scenario gives them none)."""
+        spec = next(d for d in self.scenario.device if d.name == wearable)
+        dev = self.rf.get(spec.answer_with or "")
+        if not isinstance(dev, PanicButton):
+            return []
+        frame = dev.frame(t, MsgType.PRESS, input_data(dev.INPUT))
+        text = f"{describe(frame, self.names.get(dev.uid, ''))}: answers {wearable}'s alert"
+        return [Planned(t, text, frame, dev.uid)]
+
     def _scripted(self, name: str, dev: RfDevice) -> list[tuple[float, Action]]:
         out: list[tuple[float, Action]] = []
         for e in self.scenario.event:

@@ -9,7 +9,8 @@ Times are clock times of the simulated day, ``"HH:MM"`` or ``"HH:MM:SS"``::
                  RF: id (uint32, 0x.. ok), rssi (dBm), battery_mv, drain (× nominal rate),
                      room (PIR: the room it watches)
                  BLE: address (MAC), resident (optional with one resident), battery_pct,
-                     off = ["21:30-06:30", ...] (not worn)
+                     off = ["21:30-06:30", ...] (not worn), answer_with (a panic button the
+                     wearer presses answer_after s after the wearable alerts them)
     [[event]]    do = press | long_press | cancel   at, device [, cancel_after (s)]
                       fall                           at, device (wearable) [, get_up_after (s)]
                       quiet                          from [, to], resident [, activity]
@@ -99,6 +100,8 @@ class Device(_Model):
     battery_pct: float | None = Field(default=None, ge=0, le=100)
     drain: float = Field(default=1.0, ge=0)
     off: list[ClockRange] = Field(default_factory=list)
+    answer_with: str | None = None
+    answer_after: float = Field(default=6.0, gt=0, le=3600)
 
     @field_validator("model")
     @classmethod
@@ -122,6 +125,8 @@ class Device(_Model):
             raise ValueError(f"{self.model} is a BLE wearable: give its address")
         if model.kind is DeviceKind.PIR and self.room is None:
             raise ValueError("a PIR sensor needs the room it watches")
+        if self.answer_with is not None and model.kind is not DeviceKind.WEARABLE:
+            raise ValueError("answer_with: only a wearable alerts its wearer")
         return self
 
     @property
@@ -217,6 +222,12 @@ class Scenario(_Model):
                                  f"(residents: {', '.join(sorted(residents)) or 'none'})")
             raise ValueError(f"wearable {d.name!r}: resident {d.resident!r} not defined "
                              f"(residents: {', '.join(sorted(residents)) or 'none'})")
+        for d in self.device:
+            answer = devices.get(d.answer_with or "")
+            if d.answer_with is not None and (answer is None
+                                              or answer.kind is not DeviceKind.PANIC_BUTTON):
+                raise ValueError(f"wearable {d.name!r}: answer_with {d.answer_with!r} is not a "
+                                 "panic button of this home")
         for e in self.event:
             if e.resident is not None and e.resident not in residents:
                 raise ValueError(f"event {e.do}: unknown resident {e.resident!r}")

@@ -4,11 +4,16 @@ The simulated clock runs ``speed`` times faster than the event loop's clock (spe
 simulated minute per second; ``math.inf``: as fast as possible) from ``start`` to ``until``
 (clock times of the simulated day, in seconds). :meth:`ScenarioRunner.skip_to` jumps ahead;
 what would have been sent in between is dropped, as if the devices had been out of range.
+
+The residents react to one thing: a gateway writing a wearable's Alert Level
+(:meth:`ScenarioRunner.on_ble_write`). The wearable alerts (reported), and a wearer whose device
+says ``answer_with`` presses that button ``answer_after`` seconds later.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import math
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -21,6 +26,9 @@ from firmware_sim.link import Link
 from firmware_sim.plan import Home, Planned
 from firmware_sim.routine import format_clock
 from firmware_sim.scenario_file import Scenario, load_scenario, parse_scenario
+from hardware import ble
+from hardware.ble import AlertLevel
+from hardware.errors import BlePayloadError
 from hardware.frames import encode_frame
 
 __all__ = ["SCENARIO_DIR", "BleSink", "Report", "RunSummary", "Scenario", "ScenarioRunner",
@@ -96,6 +104,48 @@ class ScenarioRunner:
         self._plan: list[Planned] = []
         self._pos = 0
         self._anchor = (self.start, 0.0)  # (sim time, loop time) the pacing counts from
+        self._waiters: list[tuple[float, asyncio.Event]] = []
+        self._delivered = self.start  # time of the last thing sent
+
+    def on_ble_write(self, address: str, uuid: str, data: bytes) -> None:
+        """A gateway wrote to the wearable at ``address`` (the in-memory air's handler): it
+        alerts its wearer at the level written, who answers with their button if the scenario
+        says so."""
+        name = next((n for n, w in self.home.wearables.items()
+                     if w.address.upper() == address.upper()), None)
+        if name is None:
+            return
+        wearable = self.home.wearables[name]
+        now = max(self.now, self._delivered)
+        if uuid != ble.ALERT_LEVEL:
+            self._report(Report(now, f"{name} ignores a write to {uuid[:8]}", wearable.uid))
+            return
+        try:
+            level = wearable.immediate_alert(now, data)
+        except BlePayloadError as exc:
+            self._report(Report(now, f"{name} ignores an alert level: {exc}", wearable.uid))
+            return
+        what = "stops alerting" if level is AlertLevel.NONE else \
+            f"alerts its wearer ({level.name.lower()} alert: beeps and vibrates)"
+        self._report(Report(now, f"{name} ({wearable.uid}) {what}", wearable.uid))
+        if level is not AlertLevel.NONE:
+            spec = next(d for d in self.home.scenario.device if d.name == name)
+            for planned in self.home.answer(name, now + spec.answer_after):
+                bisect.insort(self._plan, planned, lo=self._pos, key=lambda p: p.t)
+
+    async def reached(self, t: float) -> None:
+        """Return once the simulated clock has reached ``t``."""
+        if self.now >= t:
+            return
+        event = asyncio.Event()
+        self._waiters.append((t, event))
+        await event.wait()
+
+    def _advanced(self) -> None:
+        for t, event in self._waiters:
+            if self.now >= t:
+                event.set()
+        self._waiters = [(t, e) for t, e in self._waiters if not e.is_set()]
 
     def skip_to(self, t: float) -> None:
         """Jump the simulated clock ahead to ``t`` at the next step."""
@@ -113,26 +163,35 @@ class ScenarioRunner:
             if self._skip is not None:
                 self._jump(loop, self._skip)
             t1 = min(self.now + step, self.until)
-            if await self._play(loop, self._batch(t1)):
+            if await self._play(loop, self._batch(t1)) \
+                    and await self._play(loop, self._planned(t1)):  # reactions due in this step
                 await self._wait(loop, t1)
                 self.now = t1
+                self._advanced()
         self.summary.ended_at = self.now
         return self.summary
 
     def _jump(self, loop: asyncio.AbstractEventLoop, to: float) -> None:
         self._report(Report(self.now, f"skip to {format_clock(to)}"))
         self.now, self._skip = min(to, self.until), None
+        self._advanced()
         self._anchor = (self.now, loop.time())
         while self._pos < len(self._plan) and self._plan[self._pos].t < self.now:
             self._pos += 1
 
-    def _batch(self, t1: float) -> list[tuple[float, int, Item]]:
-        """What to send in ``[now, t1)``, in time order (frames before notifications)."""
+    def _planned(self, t1: float) -> list[tuple[float, int, Item]]:
+        """The planned frames and notes before ``t1`` not yet taken, in time order."""
         plan = self._plan
         batch: list[tuple[float, int, Item]] = []
         while self._pos < len(plan) and plan[self._pos].t < t1:
             batch.append((plan[self._pos].t, self._pos, plan[self._pos]))
             self._pos += 1
+        return batch
+
+    def _batch(self, t1: float) -> list[tuple[float, int, Item]]:
+        """What to send in ``[now, t1)``, in time order (frames before notifications)."""
+        plan = self._plan
+        batch = self._planned(t1)
         if self.ble_sink is not None:
             for w in self.home.wearables.values():
                 batch += [(t, len(plan), (w.address, uuid, payload))
@@ -149,6 +208,7 @@ class ScenarioRunner:
                 self._pos = min([i for _, i, x in batch[k:] if isinstance(x, Planned)]
                                 + [self._pos])
                 return False
+            self._delivered = t
             await self._deliver(t, item)
         return True
 

@@ -1,9 +1,11 @@
-"""A simulated BLE wearable: 50 Hz accelerometer, heart rate with RR, SpO2, battery level.
+"""A simulated BLE wearable: 50 Hz accelerometer, heart rate with RR, SpO2, battery level, and
+the Immediate Alert service the gateway writes to (it alerts its wearer).
 
 Seeded and deterministic, and a pure function of time: :meth:`Wearable.notifications` for any
 interval can be computed faster than real time, and cutting a day into intervals differently
 gives the same notifications. Payloads come from ``hardware.ble``'s encoders, so they are exactly
-what a real device of the same spec would send.
+what a real device of the same spec would send. What the gateway writes is the one thing that
+does not depend on time alone: :meth:`Wearable.immediate_alert` records it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from firmware_sim.routine import Activity, Segment, Timeline
 from hardware import ble
 from hardware.accel import BLOCK_SAMPLES, AccelPacket, encode_accel, quantize, scale_for_range
 from hardware.ble import (
+    AlertLevel,
     HeartRate,
     MeasurementStatus,
     PlxContinuous,
@@ -72,6 +75,19 @@ class Wearable:
         self._spo2 = float(rng.uniform(96.0, 98.0))
         self._battery0 = battery_pct if battery_pct is not None else float(rng.uniform(60, 100))
         self._phases = rng.uniform(0, 2 * math.pi, 4)
+        self.alerts: list[tuple[float, AlertLevel]] = []  # (time, level) the gateway wrote
+
+    def immediate_alert(self, t: float, payload: bytes) -> AlertLevel:
+        """The gateway wrote the Alert Level (0x2A06) at ``t``: from now the wearable beeps and
+        vibrates at that level (``NONE``: stops). ``BlePayloadError`` for a reserved value."""
+        level = ble.parse_alert_level(payload)
+        self.alerts.append((t, level))
+        return level
+
+    @property
+    def alerting(self) -> AlertLevel:
+        """The level the wearable is alerting at now."""
+        return self.alerts[-1][1] if self.alerts else AlertLevel.NONE
 
     # ------------------------------------------------------------------------- signals
 

@@ -7,6 +7,7 @@ constructor (see README 'Gateway'):
 ``rf``             RF frames → events, repeats dropped (:mod:`gateway.rf`, :mod:`gateway.events`)
 ``ble``            one supervised stream per paired wearable (:mod:`gateway.ble_streams`)
 ``edge``           the fall detector on the gateway's own blocks (:mod:`gateway.edge`)
+``prompts``        questions to the elder and their answers (:mod:`gateway.prompts`)
 ``events``         every event committed to the ``outbox`` first (:mod:`gateway.emitter`)
 ``provisioning``   desired config and pairing (:mod:`gateway.provisioning`)
 ``commands``       the server's commands, a table of handlers (:mod:`gateway.commands`)
@@ -34,6 +35,7 @@ from gateway.edge import EdgeFalls
 from gateway.emitter import Emitter
 from gateway.heartbeat import Heartbeats
 from gateway.outbox import Outbox
+from gateway.prompts import Announcer, LogAnnouncer, Prompts
 from gateway.provisioning import Provisioning
 from gateway.registry import Registry
 from gateway.rf import RfIntake
@@ -53,8 +55,10 @@ class Gateway:
 
     def __init__(self, settings: GatewaySettings, ble_link: BleLink | None = None,
                  clock: Callable[[], float] = time.time, *,
-                 on_event: Callable[[Event], None] | None = None) -> None:
-        """``ble_link``: any BLE adapter (None: no BLE); ``on_event`` sees each event stored."""
+                 on_event: Callable[[Event], None] | None = None,
+                 announcer: Announcer | None = None) -> None:
+        """``ble_link``: any BLE adapter (None: no BLE); ``on_event`` sees each event stored;
+        ``announcer`` sounds or shows prompts to the elder (default: logged)."""
         s = self.settings = settings
         self.clock = clock
         self.counters: Counter[str] = Counter()
@@ -66,11 +70,15 @@ class Gateway:
         self.registry = Registry(s.db_path, clock=clock)
         self.events = Emitter(s.id, self.outbox, self.counters, clock=clock, on_event=on_event)
         emit = self.events.emit
-        self.rf = RfIntake(self.registry, emit, self.counters, dedupe_s=s.rf_dedupe_s,
-                           clock=clock)
+        self.prompts = Prompts(ble_link, self.registry, emit, self.counters,
+                               announcer or LogAnnouncer(s.id), clock=clock)
+        self.rf = RfIntake(self.registry, self.prompts.emit, self.counters,
+                           dedupe_s=s.rf_dedupe_s, clock=clock)
         self.serial = [SerialTransport(url, self.rf.on_frame, baudrate=s.baudrate)
                        for url in s.serial]
-        self.edge = EdgeFalls(self.registry.placement, emit) if s.edge_falls else None
+        self.edge = EdgeFalls(self.registry.model, emit, prompts=self.prompts,
+                              event_id=self.events.event_id,
+                              cancel_s=s.fall_cancel_s) if s.edge_falls else None
         self.ble = BleStreams(ble_link, self.registry, self.outbox, self.supervisor,
                               self.counters, gw=s.id, block_s=s.acc_block_s,
                               on_block=self.edge.on_block if self.edge else None, clock=clock)
@@ -81,7 +89,7 @@ class Gateway:
                                      serial=self.serial, provisioning=self.provisioning,
                                      emit=emit, clock=clock)
         self.commands = Commands(Ports(s.id, emit, self.provisioning, self.registry, ble_link,
-                                       self.heartbeats.build, self.counters))
+                                       self.heartbeats.build, self.counters, self.prompts))
         self.uplink = Uplink(s, self.outbox, self.counters, wake=rows_added,
                              on_config=self.provisioning.apply_config,
                              on_command=self.commands.handle)
@@ -107,6 +115,7 @@ class Gateway:
         finally:
             notify("STOPPING=1")
             self.ble.stop()
+            self.prompts.stop()
             try:
                 await sup.stop()
             finally:

@@ -14,12 +14,25 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from gateway.emitter import Emit
-from gateway.events import EventDraft
+from gateway.events import EventData, EventDraft
+from gateway.prompts import Prompt, Prompts
 from gateway.provisioning import Provisioning
 from gateway.registry import Registry
 from gateway.transports.ble import BleLink
-from kernel.contract import Command, CommandOp, CommandResult, EventType, Heartbeat
+from hardware.ble import AlertLevel
+from kernel.contract import (
+    AlertWearerArgs,
+    Command,
+    CommandOp,
+    CommandResult,
+    EventType,
+    Heartbeat,
+    PrewarnArgs,
+    PromptKind,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +48,7 @@ class Ports:
     ble_link: BleLink | None
     status: Callable[[], Heartbeat]
     counters: Counter[str]
+    prompts: Prompts
 
 
 Handler = Callable[[Ports, Command], Awaitable[CommandResult]]
@@ -62,11 +76,52 @@ async def unpair(p: Ports, cmd: Command) -> CommandResult:
 
 
 async def prewarn(p: Ports, cmd: Command) -> CommandResult:
-    """The inactivity pre-warning; the resident cancels it by pressing a button."""
-    # A dongle with a speaker would say "are you well? press your button" here.
+    """The inactivity pre-warning: the gateway asks the resident whether they are all right (a
+    mild alert on their wearables); a press of any paired panic button within the window answers
+    it. Unanswered, the server raises the inactivity alarm when the window ends."""
+    try:
+        args = PrewarnArgs.model_validate(cmd.args)
+    except ValidationError as exc:
+        return CommandResult(id=cmd.id, ok=False, detail=f"prewarn: {_first(exc)}")
+    if args.until is not None and p.prompts.clock() > args.until:
+        p.counters["prompts_too_late"] += 1
+        return CommandResult(id=cmd.id, ok=False, detail="prewarn: arrived after its window")
+    wearables = tuple(d for d in args.wearables if d in p.registry.devices)
+    echo: EventData = {"resident": args.resident, "rule": args.rule,
+                       "inactive_min": args.inactive_min}
+    await p.prompts.ask(Prompt(PromptKind.PREWARN, cmd.id, wearables, AlertLevel.MILD,
+                               args.window_s, echo))
     p.counters["prewarnings"] += 1
-    log.warning("inactivity pre-warning for resident %s", cmd.args.get("resident"))
-    return CommandResult(id=cmd.id, ok=True, detail="pre-warning given")
+    return CommandResult(id=cmd.id, ok=True, detail=f"pre-warning given for {args.window_s:g} "
+                         f"s ({len(wearables)} wearable(s) alerted)")
+
+
+async def alert_wearer(p: Ports, cmd: Command) -> CommandResult:
+    """A detected fall: the wearable alerts its wearer, who may cancel within the window (level
+    0: the server withdraws the prompt, e.g. the wearer got up)."""
+    try:
+        args = AlertWearerArgs.model_validate(cmd.args)
+    except ValidationError as exc:
+        return CommandResult(id=cmd.id, ok=False, detail=f"alert_wearer: {_first(exc)}")
+    if args.level == AlertLevel.NONE:
+        closed = p.prompts.withdraw(args.ref)
+        return CommandResult(id=cmd.id, ok=True, detail=f"{closed} prompt(s) withdrawn")
+    if args.until is not None and p.prompts.clock() > args.until:
+        p.counters["prompts_too_late"] += 1
+        return CommandResult(id=cmd.id, ok=False, detail="alert_wearer: arrived after its window")
+    if args.device not in p.registry.devices:
+        return CommandResult(id=cmd.id, ok=False, detail=f"alert_wearer: {args.device} is not "
+                             "paired here")
+    asked = await p.prompts.ask(Prompt(args.kind, args.ref, (args.device,),
+                                       AlertLevel(args.level), args.window_s))
+    if asked.ref != args.ref:
+        return CommandResult(id=cmd.id, ok=True, detail=f"already asking (prompt {asked.ref})")
+    return CommandResult(id=cmd.id, ok=True, detail=f"wearer alerted for {args.window_s:g} s")
+
+
+def _first(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    return f"{'.'.join(str(x) for x in error['loc'])}: {error['msg']}"
 
 
 async def scan(p: Ports, cmd: Command) -> CommandResult:
@@ -88,6 +143,7 @@ HANDLERS: Mapping[CommandOp, Handler] = {
     CommandOp.PAIR: pair,
     CommandOp.UNPAIR: unpair,
     CommandOp.PREWARN: prewarn,
+    CommandOp.ALERT_WEARER: alert_wearer,
     CommandOp.SCAN: scan,
     CommandOp.STATUS: status,
 }

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from gateway.events import EventDraft
 from gateway.outbox import Outbox
-from kernel.contract import Event, dump
+from kernel.contract import Event, dump, event_id
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,10 @@ class Emitter:
         self.counters = counters
         self.clock = clock
         self.on_event = on_event
+
+    def event_id(self, n: int) -> str:
+        """The id of this gateway's event ``n`` (of its outbox's incarnation)."""
+        return event_id(self.gw, self.outbox.incarnation, n)
 
     def emit(self, draft: EventDraft) -> int:
         """Commit ``draft`` to the outbox as the next event; returns its number."""

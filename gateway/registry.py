@@ -107,6 +107,11 @@ class Registry:
                 added.append(uid)
         return added, removed
 
+    def model(self, uid: str) -> Model | None:
+        """The model of paired device ``uid``; None when it is not paired."""
+        device = self.devices.get(uid)
+        return device.model if device is not None else None
+
     def placement(self, uid: str) -> Placement | None:
         """Where paired device ``uid`` is worn; None when it is not paired or not worn."""
         device = self.devices.get(uid)

@@ -80,6 +80,7 @@ class GatewaySettings(_Frozen):
     acc_block_s: float = Field(default=1.0, gt=0)
     rf_dedupe_s: float = Field(default=10.0, ge=0)
     edge_falls: bool = False  # run the fall detector here too (homes whose link drops)
+    fall_cancel_s: float = Field(default=30.0, gt=0, le=300)  # edge falls: the wearer may cancel
 
     @field_validator("id")
     @classmethod

@@ -1,7 +1,8 @@
 """GATT payloads of the BLE wearables, parsed and built exactly per the Bluetooth SIG specs.
 
 Heart Rate Measurement (0x2A37, Heart Rate Service 1.0), PLX Continuous Measurement (0x2A5F,
-Pulse Oximeter Service 1.0), Battery Level (0x2A19) and our vendor accelerometer block. Every
+Pulse Oximeter Service 1.0), Battery Level (0x2A19), the Alert Level the gateway writes
+(0x2A06, Immediate Alert Service 1.0) and our vendor accelerometer block. Every
 parser raises :class:`BlePayloadError` (a ValueError) on bad input and nothing else. All
 multi-byte fields are little-endian, as everywhere in GATT. Worked examples: PROTOCOL.md.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from enum import IntFlag, StrEnum
+from enum import IntEnum, IntFlag, StrEnum
 from typing import Final
 
 from hardware.accel import ACCEL_CHAR, VENDOR_SERVICE, AccelPacket, encode_accel, parse_accel
@@ -19,14 +20,17 @@ from hardware.sfloat import Sfloat, Special, decode_sfloat, encode_sfloat
 
 __all__ = [
     "ACCEL_CHAR",
+    "ALERT_LEVEL",
     "BATTERY_LEVEL",
     "BATTERY_SERVICE",
     "HEART_RATE_MEASUREMENT",
     "HEART_RATE_SERVICE",
+    "IMMEDIATE_ALERT_SERVICE",
     "PLX_CONTINUOUS",
     "PLX_SERVICE",
     "VENDOR_SERVICE",
     "AccelPacket",
+    "AlertLevel",
     "BlePayloadError",
     "HeartRate",
     "MeasurementStatus",
@@ -38,11 +42,13 @@ __all__ = [
     "Special",
     "decode_sfloat",
     "encode_accel",
+    "encode_alert_level",
     "encode_battery_level",
     "encode_heart_rate",
     "encode_plx_continuous",
     "encode_sfloat",
     "parse_accel",
+    "parse_alert_level",
     "parse_battery_level",
     "parse_characteristic",
     "parse_heart_rate",
@@ -62,6 +68,8 @@ PLX_SERVICE: Final = sig_uuid(0x1822)
 PLX_CONTINUOUS: Final = sig_uuid(0x2A5F)
 BATTERY_SERVICE: Final = sig_uuid(0x180F)
 BATTERY_LEVEL: Final = sig_uuid(0x2A19)
+IMMEDIATE_ALERT_SERVICE: Final = sig_uuid(0x1802)
+ALERT_LEVEL: Final = sig_uuid(0x2A06)
 
 _U16: Final = struct.Struct("<H")
 
@@ -283,6 +291,34 @@ def encode_battery_level(percent: int) -> bytes:
     """Build 0x2A19."""
     _check("battery level", percent, 0, 100)
     return bytes([percent])
+
+
+# --------------------------------------------------------------------------- Alert Level
+
+
+class AlertLevel(IntEnum):
+    """Alert Level (0x2A06): how strongly the device is to alert its wearer."""
+
+    NONE = 0  # "No Alert": stop alerting
+    MILD = 1  # "Mild Alert"
+    HIGH = 2  # "High Alert": the strongest way the device has
+
+
+def parse_alert_level(payload: bytes | bytearray) -> AlertLevel:
+    """Parse characteristic 0x2A06: one uint8, 0..2 (3..255 are reserved)."""
+    if len(payload) != 1:
+        raise BlePayloadError(f"alert level: {len(payload)} bytes, expected 1")
+    if payload[0] > AlertLevel.HIGH:
+        raise BlePayloadError(f"alert level: {payload[0]} is reserved (0 none, 1 mild, 2 high)")
+    return AlertLevel(payload[0])
+
+
+def encode_alert_level(level: AlertLevel | int) -> bytes:
+    """Build 0x2A06, written with GATT Write Without Response (the service's only write)."""
+    if isinstance(level, bool):
+        raise BlePayloadError(f"alert level {level!r} is not a level (0, 1, 2)")
+    _check("alert level", level, 0, AlertLevel.HIGH)
+    return bytes([level])
 
 
 # ------------------------------------------------------------------------------ dispatch

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Final, Literal, TypeVar
@@ -331,13 +331,97 @@ class CommandOp(StrEnum):
     UNPAIR = "unpair"
     SCAN = "scan"
     STATUS = "status"
-    PREWARN = "prewarn"  # inactivity pre-warning: the resident cancels it by pressing a button
+    PREWARN = "prewarn"  # inactivity pre-warning: the elder is prompted, answers with a press
+    ALERT_WEARER = "alert_wearer"  # a detected fall: the wearable alerts, the wearer may cancel
+
+
+CommandArgs = dict[str, str | int | float | bool]
 
 
 class Command(_Payload):
     id: str = Field(min_length=1, max_length=64)
     op: CommandOp
-    args: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    args: CommandArgs = Field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------- prompts
+# The gateway asks the elder something (a fall was detected: "press if you are all right"; an
+# inactivity pre-warning: "are you all right?") by sound or voice and by writing the Immediate
+# Alert level of their wearable. The first short press of a paired panic button (or a cancel)
+# within the prompt's window answers it: the gateway sends that press with ``data`` naming the
+# prompt (``answers``, ``prompt``, ``after_s``), and the server takes it as the answer instead of
+# a panic. A fall's get-up seen by an edge gateway answers it as a ``cancel`` event of the
+# wearable, ``data.by = "got_up"``.
+
+
+class PromptKind(StrEnum):
+    """What a gateway asked the elder."""
+
+    FALL = "fall"
+    PREWARN = "prewarn"
+
+
+ANSWERS: Final = "answers"  # event data: the PromptKind answered
+PROMPT: Final = "prompt"  # ... the prompt's reference (fall: its event id; pre-warning: command id)
+AFTER_S: Final = "after_s"  # ... seconds from the prompt to the answer
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The prompt an event answered."""
+
+    kind: PromptKind
+    prompt: str
+    after_s: float | None = None
+
+
+def answer_of(data: Mapping[str, object]) -> Answer | None:
+    """The prompt an event's ``data`` says it answered; None for an event answering none (or one
+    whose answer fields are not a prompt kind and a reference: those answer nothing)."""
+    kind, ref, after = data.get(ANSWERS), data.get(PROMPT), data.get(AFTER_S)
+    if not isinstance(kind, str) or kind not in set(PromptKind) or not isinstance(ref, str) \
+            or not ref:
+        return None
+    if isinstance(after, bool) or not isinstance(after, int | float):
+        return Answer(PromptKind(kind), ref)
+    return Answer(PromptKind(kind), ref, float(after))
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def args(self) -> CommandArgs:
+        return self.model_dump(exclude_none=True)
+
+
+class AlertWearerArgs(_Args):
+    """``alert_wearer``: alert ``device`` at ``level`` (0 none: withdraw the prompt, 1 mild, 2
+    high) for ``window_s``; a prompt still arriving after ``until`` (server time, Unix s) is too
+    late to be answered and is not given. ``ref``: what the answer will name (the fall event)."""
+
+    device: DeviceUid
+    level: int = Field(ge=0, le=2)
+    kind: PromptKind = PromptKind.FALL
+    ref: Text = Field(min_length=1, max_length=64)
+    window_s: float = Field(default=30.0, gt=0, le=3600)
+    until: UnixTime | None = None
+
+
+class PrewarnArgs(_Args):
+    """``prewarn``: ask the resident whether they are all right (sound / voice at the gateway,
+    a mild alert on ``devices``, their wearables, comma-separated), for ``window_s``; after
+    ``until`` it is too late. ``rule`` and ``inactive_min`` come back with the answer."""
+
+    resident: int = Field(ge=1, le=INT64[1])
+    devices: str = ""
+    window_s: float = Field(default=900.0, gt=0, le=86_400)
+    until: UnixTime | None = None
+    rule: Text = ""
+    inactive_min: int = Field(default=0, ge=0, le=INT32[1])
+
+    @property
+    def wearables(self) -> list[str]:
+        return [d for d in self.devices.split(",") if d]
 
 
 class CommandResult(_Payload):

@@ -81,6 +81,10 @@ class HomeProfile:
     address: str
     key_safe: str
     people: tuple[Person, ...]
+    # (scenario clock, scenario resident): the demo sends this resident an inactivity
+    # pre-warning then (the inactivity detector sends them 15 min before an alarm: too slow
+    # for a five-minute demo)
+    prewarn: tuple[str, str] | None = None
 
 
 HOMES = (
@@ -88,8 +92,8 @@ HOMES = (
         Person("王秀英", "F", date(1941, 3, 2), ("高龄", "空巢"), ("高血压", "骨质疏松"),
                ("氨氯地平 5mg 每日一次",), ("普通话", "上海话"), (SON, WORKER), ("青霉素",)),
         Person("李德明", "M", date(1938, 11, 20), ("高龄",), ("2 型糖尿病",), ("二甲双胍",),
-               contacts=(Kin("王强", "女婿", SON.phones, SON.availability, True),),
-               status=("in_hospital", 6, "市一医院 心内科 12 床")))),
+               contacts=(Kin("王强", "女婿", SON.phones, SON.availability, True),))),
+        prewarn=("10:03:20", "李爷爷")),
     HomeProfile("gw-demo-0002", "day", "09:57", 0, "幸福路 12 号 1 单元 502", "1379", (
         Person("张桂兰", "F", date(1946, 6, 8), ("独居", "高龄"), ("冠心病",), ("阿司匹林",),
                contacts=(Kin("张丽", "女儿", ("13800002001",), "晚上"), WORKER)),)),
@@ -104,11 +108,27 @@ QUIET_HOMES = (
                                  ("硝苯地平",), ("普通话", "四川话"),
                                  (Kin("赵敏", "女儿", ("13800004001",), "全天", True),),
                                  status=("away", 5, "去成都女儿家过节"))),
+    ("和平街 7 号 303", 1, Person("陈德海", "M", date(1936, 4, 18), ("高龄", "空巢"),
+                                 ("慢阻肺",), ("噻托溴铵",), ("普通话",),
+                                 (Kin("陈建国", "儿子", ("13800005001",), "晚上", True),),
+                                 status=("in_hospital", 6, "市一医院 呼吸科 12 床"))),
 )
 
 
 def device_uid(device: Any) -> str:
     return rf_uid(device.id) if device.id is not None else ble_uid(device.address)
+
+
+def resident_id(conn: psycopg.Connection[Any], home: HomeProfile, scenario: Scenario,
+                sim_name: str) -> int | None:
+    """The id of the person who plays scenario resident ``sim_name`` in ``home``."""
+    names = [r.name for r in scenario.resident]
+    if sim_name not in names or names.index(sim_name) >= len(home.people):
+        return None
+    row = conn.execute("SELECT r.id FROM residents r JOIN gateways g ON g.home_id = r.home_id "
+                       "WHERE g.id = %s AND r.name = %s",
+                       (home.gateway, home.people[names.index(sim_name)].name)).fetchone()
+    return int(row[0]) if row else None
 
 
 def seed(conn: psycopg.Connection[Any], scenarios: dict[str, Scenario],

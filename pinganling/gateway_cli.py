@@ -2,7 +2,9 @@
 
 ``--ble sim --scenario NAME`` hosts a simulator scenario's wearables in this process: their
 notifications go through an in-memory BLE link (``MemoryBle``) that the gateway streams from as
-from a real adapter. The gateway package knows no simulator; the app, which knows both, adds it.
+from a real adapter, and what the gateway writes to them (the Immediate Alert of a prompt)
+reaches them the same way. The gateway package knows no simulator; the app, which knows both,
+adds it.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 
@@ -28,6 +31,7 @@ async def simulated_ble(settings: GatewaySettings) -> AsyncIterator[BleLink | No
     """The in-memory air, with the scenario's wearables playing onto it while the block runs."""
     memory = MemoryBle()
     runner = ScenarioRunner(find_scenario(str(settings.scenario)), ble_sink=memory.notify)
+    hear_writes(memory, runner)
     task = asyncio.create_task(runner.run(), name=f"simulated wearables ({settings.scenario})")
     task.add_done_callback(_report)
     try:
@@ -36,6 +40,13 @@ async def simulated_ble(settings: GatewaySettings) -> AsyncIterator[BleLink | No
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def hear_writes(memory: MemoryBle, runner: ScenarioRunner) -> None:
+    """The scenario's wearables receive what the gateway writes to them (and react)."""
+    for wearable in runner.home.wearables.values():
+        memory.on_write(wearable.address, functools.partial(runner.on_ble_write,
+                                                            wearable.address))
 
 
 def _report(task: asyncio.Task[object]) -> None:

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
                             "detectors in this server process")
     detector_every: timedelta = timedelta(seconds=1)
     inactivity_learn_every: timedelta = timedelta(days=1)
+    fall_cancel_window: timedelta = Field(default=timedelta(seconds=30), description="a fall "
+                                          "the server detects: its wearer is alerted and may "
+                                          "cancel it this long")
     maintenance_lock_timeout: timedelta = timedelta(seconds=2)
 
     # --- sign-in (server.auth.throttle)

@@ -5,7 +5,8 @@ alert. Which alert an event raises (``EVENT_ALERTS``) and where it belongs is de
 actions themselves — open or attach, cancel, auto-resolve — are the alert service's
 (``server.alerts.service``), as for every other caller. Correlation: one active alert per
 incident key (``server.alerts.context``); a repeat attaches to it (bump); after resolution the
-next one opens a new alert.
+next one opens a new alert. A press or cancel that answered a prompt, and a fall found twice,
+are ``server.alerts.answers``' to place.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import psycopg
 
 from kernel.contract import Event, EventType
-from server.alerts import service
+from server.alerts import answers, service
 from server.alerts.context import Context, contexts, gateway_context
 from server.alerts.model import ACTIVE, AlertType, Priority
 
@@ -61,6 +62,10 @@ def on_events(conn: psycopg.Connection[Any], events: Sequence[Event]) -> list[in
     for e in relevant:
         known = e.device in ctx
         c = ctx[e.device] if known else unknown_device_context(conn, e)
+        answered = answers.answer(conn, e)
+        if answered is not None:
+            touched += answered
+            continue
         if e.type == EventType.CANCEL:
             cancelled = service.cancel(conn, c, e.id, e.device)
             touched += [cancelled.id] if cancelled is not None else []
@@ -72,6 +77,9 @@ def on_events(conn: psycopg.Connection[Any], events: Sequence[Event]) -> list[in
         details.pop(UNKNOWN_DEVICE, None)  # the server's to say, not the payload's
         if not known:
             details[UNKNOWN_DEVICE] = True
+        if e.type == EventType.FALL:
+            touched.append(answers.fall(conn, e, c, details))
+            continue
         touched.append(service.raise_alert(conn, kind, priority, c, details,
                                            event_id=e.id).alert.id)
     return touched

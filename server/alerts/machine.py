@@ -91,6 +91,9 @@ RULES: dict[Action, Rule] = {
     Action.REMIND: Rule((State.CLAIMED, State.DISPATCHED), None, SYSTEM_ONLY),
     Action.REPRIORITISE: Rule(ACTIVE, None, SYSTEM_ONLY),
     Action.REVEAL_KEY_SAFE: Rule((*ACTIVE, State.RESOLVED, State.CANCELLED), None, CALL_TAKERS),
+    Action.PROMPT_WEARER: Rule(ACTIVE, None, SYSTEM_ONLY),
+    # not a resolution: the alert stays with the operators (lower), who call back and resolve
+    Action.WEARER_CANCEL: Rule(ACTIVE, None, SYSTEM_ONLY),
 }
 SYSTEM_OUTCOME = {Action.CANCEL: Outcome.CANCELLED_BY_RESIDENT,
                   Action.AUTO_RESOLVE: Outcome.CLEARED, Action.RESOLVE: Outcome.GENUINE}
@@ -154,12 +157,13 @@ def atomic(conn: psycopg.Connection[Any]) -> Iterator[None]:
 
 def transition(conn: psycopg.Connection[Any], alert_id: int, action: Action, actor: Actor, *,
                scope: Scope = ALL, note: str = "", data: dict[str, Any] | None = None,
-               outcome: Outcome | None = None, priority: Priority | None = None) -> Alert:
+               outcome: Outcome | None = None, priority: Priority | None = None,
+               details: dict[str, Any] | None = None) -> Alert:
     """Apply ``action`` to an alert (within ``scope``) as ``actor``; returns it afterwards."""
     with conn.transaction():
         alert = locked(conn, alert_id, action, actor, scope=scope, outcome=outcome)
         return apply(conn, alert, action, actor, note=note, data=data, outcome=outcome,
-                     priority=priority)
+                     priority=priority, details=details)
 
 
 def locked(conn: psycopg.Connection[Any], alert_id: int, action: Action, actor: Actor, *,
@@ -219,10 +223,14 @@ def permitted(role: Role, priority: Priority) -> list[Action]:
 
 def apply(conn: psycopg.Connection[Any], alert: Alert, action: Action, actor: Actor, *,
           note: str = "", data: dict[str, Any] | None = None, outcome: Outcome | None = None,
-          priority: Priority | None = None) -> Alert:
-    """Change a locked, checked alert: update, audit, notify; returns it afterwards."""
+          priority: Priority | None = None, details: dict[str, Any] | None = None) -> Alert:
+    """Change a locked, checked alert: update, audit, notify; returns it afterwards.
+    ``details``: top-level keys merged into the alert's details (the system's actions only)."""
     target = RULES[action].target or alert.state
     sets, args = _changes(action, actor, target, outcome, priority)
+    if details and actor.is_system:
+        sets.append(sql.SQL("details = details || %s"))
+        args.append(Jsonb(details))
     row = conn.execute(
         sql.SQL("UPDATE alerts SET {}, version = version + 1 WHERE id = %s RETURNING {}")
         .format(sql.SQL(", ").join(sets), _COLUMNS), (*args, alert.id)).fetchone()
@@ -253,7 +261,7 @@ def _changes(action: Action, actor: Actor, target: State, outcome: Outcome | Non
         sets += [sql.SQL("reminded_at = now()")]
     elif action == Action.BUMP:
         sets += [sql.SQL("event_count = event_count + 1"), sql.SQL("last_event_at = now()")]
-    elif action == Action.REPRIORITISE and priority is not None:
+    elif action in (Action.REPRIORITISE, Action.WEARER_CANCEL) and priority is not None:
         sets += [sql.SQL("priority = %s")]
         args.append(priority.value)
     return sets, args

@@ -85,6 +85,8 @@ class Action(StrEnum):
     REPRIORITISE = "reprioritise"
     REVEAL_KEY_SAFE = "reveal_key_safe"
     PHONE_IN = "phone_in"  # an operator opens an alert for an inbound call
+    PROMPT_WEARER = "prompt_wearer"  # the wearer was asked (fall: may cancel; pre-warning)
+    WEARER_CANCEL = "wearer_cancel"  # the wearer cancelled a detected fall in its window
 
 
 class Outcome(StrEnum):

@@ -27,7 +27,8 @@ SELECT a.id, a.type, a.priority, a.state, a.escalated, a.title, a.event_count, a
        coalesce(a.details -> 'unknown_device' = 'true'::jsonb, false) AS unknown_device,
        CASE WHEN res.status IN ('away', 'in_hospital') AND (res.away_until IS NULL
                  OR res.away_until > now()) AND res.status_since <= now()
-            THEN res.status END AS resident_away, res.away_until AS resident_away_until
+            THEN res.status END AS resident_away, res.away_until AS resident_away_until,
+       a.details -> 'wearer' AS wearer, a.details -> 'prewarning' AS prewarning
 FROM alerts a LEFT JOIN homes h ON h.id = a.home_id LEFT JOIN users u ON u.id = a.claimed_by
      LEFT JOIN regions reg ON reg.id = a.region_id LEFT JOIN residents res ON res.id = a.resident_id
 """

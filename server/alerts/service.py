@@ -21,6 +21,8 @@ resolve                   handlers     ``resolve`` (the holder)
 resident's cancel         system       ``cancel``
 escalate, remind          system       ``escalate``, ``remind``
 auto-resolve, priority    system       ``auto_resolve``, ``reprioritise``
+wearer asked, cancelled   system       ``prompt_wearer``, ``wearer_cancel``
+pre-warning answered      system       ``prewarning_answered``
 ========================  ===========  ===================================================
 
 "Call takers": operators, supervisors, admins. "Handlers": call takers, and technicians for
@@ -30,6 +32,7 @@ test and technical (P3) alerts only. Auditors take no action. The table is ``mac
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -58,6 +61,7 @@ from server.directory.access import Access, key_safe_code
 from server.scope import Scope
 
 CANCEL_WINDOW_S = 30.0
+CANCELLED_FALL = Priority.P2  # a fall its wearer cancelled: still called back, no longer P1
 _OPEN_ATTEMPTS = 3  # open, or attach to the active alert; again if that one closed meanwhile
 
 _ACTIVE_BY_CORRELATION = """
@@ -172,6 +176,92 @@ def cancel(conn: psycopg.Connection[Any], ctx: Context, event_id: str,
             conn, alert_id, Action.NOTE, SYSTEM,
             data={"event": event_id, "reason": "late_cancel", "seconds": round(age)},
             note=f"resident pressed cancel {age:.0f} s after the alarm")
+
+
+def link_detection(conn: psycopg.Connection[Any], alert_id: int, event_id: str, *,
+                   by: str) -> Alert:
+    """Another detection of the fall an alert is about (``by`` the server's detector or an
+    edge gateway): linked to it and noted, whatever its state; nothing else changes."""
+    with conn.transaction():
+        _link_event(conn, alert_id, event_id)
+        return machine.transition(conn, alert_id, Action.NOTE, SYSTEM,
+                                  data={"event": event_id, "reason": "same_fall", "by": by},
+                                  note=f"the same fall, detected by the {by} too")
+
+
+def prompt_wearer(conn: psycopg.Connection[Any], alert_id: int, *, device: str,
+                  window_s: float, via: str, ref: str, at: float | None = None) -> Alert:
+    """The wearer of ``device`` was asked (their wearable alerts them; ``via``: the server's
+    command, or the gateway on its own; ``ref``: the fall event the gateway's prompt names):
+    they may cancel the fall within ``window_s``. On the timeline, and in ``details.wearer``
+    for the queue."""
+    with conn.transaction():
+        alert = machine.locked(conn, alert_id, Action.PROMPT_WEARER, SYSTEM)
+        wearer = {**(alert.details.get("wearer") or {}), "prompted_at": at or time.time(),
+                  "window_s": window_s, "device": device, "via": via, "ref": ref}
+        return machine.apply(conn, alert, Action.PROMPT_WEARER, SYSTEM, details={
+            "wearer": wearer}, data={"reason": "wearer_prompted", "seconds": round(window_s),
+                                     "device": device, "via": via},
+            note=f"wearer alerted on {device}: may cancel within {window_s:.0f} s")
+
+
+def wearer_cancel(conn: psycopg.Connection[Any], alert_id: int, *, by: str, device: str,
+                  after_s: float | None, at: float | None = None,
+                  event_id: str | None = None) -> Alert:
+    """The wearer cancelled a detected fall in its window (``by``: ``press``, ``cancel`` — a
+    button of the home — or ``got_up``). Not a resolution: the alert stays with the operators,
+    lowered (P1 → ``CANCELLED_FALL``) and marked ``details.wearer.cancelled_at``, for one of
+    them to call back and resolve. A second cancel, or one for a closed alert, is a note."""
+    with conn.transaction():
+        alert = machine.load(conn, alert_id, lock=True)
+        if event_id is not None:
+            _link_event(conn, alert_id, event_id)
+        wearer = dict(alert.details.get("wearer") or {})
+        seconds = None if after_s is None else round(after_s, 1)
+        data = {"reason": "wearer_cancel", "by": by, "device": device, "seconds": seconds,
+                "event": event_id}
+        if alert.state not in ACTIVE or "cancelled_at" in wearer:
+            machine.check(conn, alert, Action.NOTE, SYSTEM)
+            return machine.apply(conn, alert, Action.NOTE, SYSTEM,
+                                 data={**data, "reason": "wearer_cancel_again"},
+                                 note=f"the wearer cancelled again ({by})")
+        machine.check(conn, alert, Action.WEARER_CANCEL, SYSTEM)
+        wearer.update(cancelled_at=at or time.time(), cancelled_by=by, cancel_device=device,
+                      after_s=seconds)
+        lower = CANCELLED_FALL if alert.priority == Priority.P1 else None
+        return machine.apply(conn, alert, Action.WEARER_CANCEL, SYSTEM, priority=lower,
+                             details={"wearer": wearer}, data=data,
+                             note=f"cancelled by the wearer ({by}): call back")
+
+
+def prewarning_answered(conn: psycopg.Connection[Any], ctx: Context, *, prompt: str,
+                        event_id: str, device: str, after_s: float | None, at: float,
+                        rule: str = "", inactive_min: int = 0) -> Alert:
+    """The resident answered an inactivity pre-warning (a press within its window): nothing
+    for the operators to do, so its record is born closed — opened, prompted and cancelled by
+    the resident in one transaction (never in the queue, no answer time) — with the press that
+    answered it, for history. Its priority is P3, nothing urgent; the one the inactivity alarm
+    would have had is in ``details.prewarning.priority``."""
+    seconds = None if after_s is None else round(after_s, 1)
+    kind = AlertType.INACTIVITY
+    prewarning = {"prompt": prompt, "answered_at": at, "after_s": seconds, "device": device,
+                  "rule": rule, "inactive_min": inactive_min,
+                  "priority": raised_priority(Priority.P2, ctx).value}
+    new = NewAlert(kind, Priority.P3,
+                   f"{ctx.correlation(kind)}:prewarning:{prompt}", ctx.title(kind),
+                   ctx.region_id, ctx.home_id, ctx.resident_id, ctx.gateway_id, device,
+                   {"prewarning": prewarning})
+    with machine.atomic(conn):
+        alert = machine.open_alert(conn, new, data={"event": event_id, "reason": "prewarning"})
+        if alert is None:  # its correlation is this prompt's alone, and it closes at once
+            raise RuntimeError(f"pre-warning {prompt}: an active record already exists")
+        _link_event(conn, alert.id, event_id)
+        machine.transition(conn, alert.id, Action.PROMPT_WEARER, SYSTEM, data={
+            "reason": "prewarn_prompted", "at": at - (after_s or 0.0), "rule": rule,
+            "inactive_min": inactive_min}, note="inactivity pre-warning: the resident was asked")
+        return machine.transition(conn, alert.id, Action.CANCEL, SYSTEM, data={
+            "event": event_id, "reason": "prewarn_answered", "seconds": seconds},
+            note="the resident answered the pre-warning")
 
 
 def auto_resolve(conn: psycopg.Connection[Any], alert_id: int, *, reason: str,

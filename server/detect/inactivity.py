@@ -10,8 +10,9 @@ when they are back. Two detectors run: the rules operators understand
 ``residents.inactivity_rules``, :class:`RuleSettings` names), and for residents with at least
 ``MIN_DAYS`` days of history, limits learned from that history per hour of the week
 (``inactivity_limits``, refitted daily by :func:`fit_limits`). Alarms become P2 alerts (raised
-to P1 by care tags); pre-warnings go to the home's gateway as a ``prewarn`` command, which the
-resident cancels by pressing their button.
+to P1 by care tags; ``details.prewarned`` when the resident was asked first and did not answer);
+pre-warnings go to the home's gateway as a ``prewarn`` command: the gateway asks the resident,
+whose press answers it (the press is activity, so the alarm does not follow).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from analytics.inactivity import (
 from server.alerts import service
 from server.alerts.context import resident_context
 from server.alerts.model import AlertType, Priority
+from server.detect.prompts import Prewarning
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +90,7 @@ ON CONFLICT (resident_id) DO UPDATE
 SET limit_min = excluded.limit_min, days_seen = excluded.days_seen, fitted_at = now()
 """
 
-Prewarn = Callable[[str, int], None]
+Prewarn = Callable[[Prewarning], None]
 
 
 def build_minutes(conn: psycopg.Connection[Any], now_min: int, span: int = DAY_MIN,
@@ -128,11 +130,12 @@ def inactivity_pass(conn: psycopg.Connection[Any], now_min: int,
     """Alerts for inactivity alarms of the last few minutes (each raised once), by the rules
     (``rules``, or the standard ones with a resident's own windows where they have them) and,
     for residents who have them, by their learned limits."""
+    rules = rules or InactivityRules()
     m, who = build_minutes(conn, now_min)
     if not who:
         return []
     events: list[InactivityEvent] = []
-    for rows, group_rules in _rule_groups(conn, who, rules or InactivityRules()):
+    for rows, group_rules in _rule_groups(conn, who, rules):
         events += [replace(e, resident=rows[e.resident])
                    for e in evaluate_rules(_subset(m, rows), group_rules)]
     learned = dict(conn.execute(_LIMITS, ([r for r, _ in who], MIN_DAYS)).fetchall())
@@ -142,7 +145,7 @@ def inactivity_pass(conn: psycopg.Connection[Any], now_min: int,
         limits = LearnedLimits(np.array([learned[who[i][0]] for i in rows], dtype=np.int64))
         events += [replace(e, resident=rows[e.resident]) for e in evaluate_learned(sub, limits)
                    if e.rule == "learned"]
-    return _act(conn, events, who, now_min, raised, prewarn)
+    return _act(conn, events, who, now_min, raised, prewarn, rules.prewarn_min)
 
 
 def _subset(m: Minutes, rows: list[int]) -> Minutes:
@@ -163,7 +166,7 @@ def _rule_groups(conn: psycopg.Connection[Any], who: list[tuple[int, str]],
 
 def _act(conn: psycopg.Connection[Any], events: list[InactivityEvent],
          who: list[tuple[int, str]], now_min: int, raised: set[tuple[int, str, int]],
-         prewarn: Prewarn | None) -> list[int]:
+         prewarn: Prewarn | None, window_min: int) -> list[int]:
     recent = now_min + UTC_OFFSET_MIN - 5
     touched = []
     for e in events:
@@ -173,15 +176,17 @@ def _act(conn: psycopg.Connection[Any], events: list[InactivityEvent],
             continue
         raised.add(key)
         if e.outcome == Outcome.PREWARN and prewarn is not None:
-            prewarn(gateway, resident)
+            prewarn(Prewarning(gateway, resident, e.rule, e.inactive_min, window_min))
         elif e.outcome == Outcome.ALARM:
             log.warning("inactivity: resident %d, rule %s, %d min", resident, e.rule,
                         e.inactive_min)
             ctx = resident_context(conn, resident)
+            warned = (resident, f"{e.rule}:{Outcome.PREWARN.value}", key[2]) in raised
             with conn.transaction():
                 touched.append(service.raise_alert(
                     conn, AlertType.INACTIVITY, Priority.P2, ctx,
-                    {"rule": e.rule, "inactive_min": e.inactive_min}).alert.id)
+                    {"rule": e.rule, "inactive_min": e.inactive_min,
+                     "prewarned": warned}).alert.id)
     return touched
 
 

@@ -102,7 +102,8 @@ def test_inactivity_prewarns_then_alarms(world: World) -> None:
         # the hall PIR (the cord here) saw someone until 105 minutes ago, then nothing
         copy_activity(conn, [ActivityMinute("rf-0a1b2c3e", (now_min - 105 - k) * 60, "pir", 1)
                              for k in range(60)])
-        inactivity_pass(conn, now_min, raised, lambda gw, r: warned.append((gw, r)), rules)
+        inactivity_pass(conn, now_min, raised,
+                        lambda p: warned.append((p.gateway, p.resident)), rules)
         assert warned == [(GATEWAY, world.resident)]
         assert alerts(conn) == []
         touched = inactivity_pass(conn, now_min + 15, raised, None, rules)
@@ -132,7 +133,8 @@ def test_learned_limits_alarm_on_a_gap_the_rules_allow(world: World) -> None:
         assert days >= MIN_DAYS
         assert set(limits) == {90}
         last = int(max(a.minute for a in history) // 60)  # seen for the last time
-        inactivity_pass(conn, last + 76, raised, lambda gw, r: warned.append((gw, r)), rules)
+        inactivity_pass(conn, last + 76, raised,
+                        lambda p: warned.append((p.gateway, p.resident)), rules)
         assert warned == [(GATEWAY, world.resident)]  # 15 min before the limit
         assert alerts(conn) == []
         touched = inactivity_pass(conn, last + 91, raised, None, rules)
@@ -178,3 +180,39 @@ def test_a_minutes_pir_count_includes_events_received_in_later_passes(world: Wor
         rows = conn.execute("SELECT source, count FROM activity_minute WHERE device = %s",
                             ("rf-0a1b2c3e",)).fetchall()
     assert rows == [("pir", 3)]
+
+
+def test_a_second_source_band_gives_the_training_frame_wearables_fall(world: World) -> None:
+    """WB2-BLE reports its axes another way (25 Hz, ±8 g): the server maps them by its model
+    and finds exactly the fall a band in the training frame finds; the same samples taken as
+    training-frame data (no map) give another confidence."""
+    from analytics import synth
+    from hardware.catalog import get_model
+    from kernel.placement import Placement
+    from server.directory import DeviceIn, add_device
+
+    model = get_model("WB2-BLE")
+    fs = float(model.sample_rate_hz or 25.0)
+    rng = np.random.default_rng(12)
+    fall, _ = synth.fall(fs, Placement.WRIST, rng, after_s=20.0)
+    walk = synth.walking(fs, 20.0, synth.UPRIGHT[Placement.WRIST], rng, amp=0.8)
+    train = np.concatenate([walk, fall])
+    device_axes = train @ model.axis_matrix  # what the second-source band reports
+    bands = {"ble-0000000000a1": ("WB-BLE", train), "ble-0000000000a2": ("WB2-BLE", device_axes),
+             "ble-0000000000a3": ("WB-BLE", device_axes)}  # the last: mapped as if trained
+    now = time.time()
+    t0 = now - len(train) / fs
+    worker = DetectorWorker()
+    with world.connect() as conn:
+        for uid, (model_id, acc) in bands.items():
+            add_device(conn, DeviceIn(uid=uid, gateway_id=GATEWAY, model=model_id))
+            counts = quantize(acc, RANGE_G)
+            n = round(fs)
+            copy_acc_blocks(conn, [(AccBlock(uid, round((t0 + i) * 1e6), i, fs,
+                                             scale_for_range(RANGE_G), counts[i * n:(i + 1) * n]),
+                                    now) for i in range(len(counts) // n)])
+        worker.tick(conn)
+        found = {uid: (data["t_impact"], data["confidence"]) for uid, data in conn.execute(
+            "SELECT device, data FROM events WHERE type = 'fall' AND source = 'server'")}
+    assert found["ble-0000000000a2"] == found["ble-0000000000a1"]
+    assert found["ble-0000000000a3"][1] != found["ble-0000000000a1"][1], "the map was applied"

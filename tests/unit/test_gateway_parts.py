@@ -14,6 +14,7 @@ from gateway.edge import EdgeFalls, edge_event
 from gateway.events import EventDraft
 from gateway.settings import GatewaySettings
 from gateway.transports.ble import Advert, MemoryBle
+from hardware.catalog import get_model
 from kernel.contract import (
     AccBlock,
     Command,
@@ -92,7 +93,7 @@ async def test_status_is_a_heartbeat_and_prewarnings_are_counted(gw: Gateway) ->
     beat = Heartbeat.model_validate(status.data)
     assert beat.gw == "gw-unit-0001"
     assert {d.device: d.battery_pct for d in beat.devices} == {BUTTON: None, BAND: 64}
-    assert (await gw.commands.handle(cmd(CommandOp.PREWARN, resident="r-1"))).ok
+    assert (await gw.commands.handle(cmd(CommandOp.PREWARN, resident=7))).ok
     assert gw.counters["prewarnings"] == 1
 
 
@@ -133,13 +134,13 @@ def test_edge_detection_only_watches_paired_worn_devices() -> None:
     import numpy as np
 
     emitted: list[EventDraft] = []
-    placements = {BAND: Placement.WRIST}
+    models = {BAND: get_model("WB-BLE")}
 
     def emit(draft: EventDraft) -> int:
         emitted.append(draft)
         return len(emitted)
 
-    edge = EdgeFalls(placements.get, emit)
+    edge = EdgeFalls(models.get, emit)
     block = AccBlock(BAND, 0, 0, 50.0, 1 / 1024, np.zeros((50, 3), np.int16))
     edge.on_block(block)
     edge.on_block(AccBlock(BUTTON, 0, 0, 50.0, 1 / 1024, np.zeros((50, 3), np.int16)))

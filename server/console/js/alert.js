@@ -7,6 +7,7 @@ import { callDialog, dispatchDialog, noteDialog, resolveDialog } from "./dialogs
 import { fmtDateTime, fmtTime, h, yearsSince } from "./dom.js";
 import { label, t } from "./i18n.js";
 import { awayText } from "./phonein.js";
+import { isAnswer, timelineLabel, wearerNote, wearerTag } from "./wearer.js";
 
 const WORKING = new Set(["claimed", "dispatched"]);
 const OVERSEE = new Set(["supervisor", "admin"]);
@@ -250,6 +251,7 @@ export class AlertView {
         h("span.type", { testid: "detail-type" }, label("type", d.type)),
         h("h2", { testid: "detail-title" }, d.title),
         h(`span.state.state-${d.state}`, { testid: "detail-state" }, label("state", d.state)),
+        wearerTag(d),
         d.escalated ? h("span.escalated", { testid: "detail-escalated" }, t("queue.escalated"))
           : null),
       h("div.meta-row", {},
@@ -305,9 +307,10 @@ export class AlertView {
 
   timeline(d) {
     const items = (d.timeline || []).map((e) => h(`li.tl-${e.kind}`, {
-      testid: "timeline-item", dataset: { action: e.action } },
+      testid: "timeline-item", dataset: { action: e.action },
+      class: isAnswer(e) ? "tl-answer" : null },
     h("time", {}, fmtTime(e.ts)),
-    h("span.what", {}, label(e.kind === "event" ? "event" : "action", e.action),
+    h("span.what", {}, timelineLabel(e) ?? label(e.kind === "event" ? "event" : "action", e.action),
       timelineDetail(e)),
     h("span.who", {}, e.actor === "system" ? t("timeline.system") : e.actor),
     noteOf(e) ? h("span.note", {}, noteOf(e)) : null));
@@ -442,6 +445,8 @@ function contactsBlock(d, onCall) {
 
 /** A system entry's note in the console's language (from its ``reason``), else as written. */
 function noteOf(e) {
+  const own = wearerNote(e);
+  if (own) return own;
   const reason = e.actor === "system" && e.data?.reason;
   return reason ? t(`sysnote.${reason}`, e.data) : e.note;
 }

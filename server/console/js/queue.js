@@ -4,6 +4,7 @@ import { ageCounter, priorityBadge } from "./alert.js";
 import { fmtDateTime, h } from "./dom.js";
 import { label, t } from "./i18n.js";
 import { awayText } from "./phonein.js";
+import { wearerTag } from "./wearer.js";
 
 /** One alert as a row; ``live``: with the age timer (queue), else the opening time (history). */
 export function alertRow(a, { live, selected, onSelect }) {
@@ -27,7 +28,8 @@ export function alertRow(a, { live, selected, onSelect }) {
     a.unknown_device ? h("span.tag.unknown-device", { testid: "unknown-device" },
       t(a.type === "panic" ? "detail.device_unknown_pressed" : "detail.device_unknown")) : null,
     a.resident_away ? h("span.tag.away", { testid: "row-away" },
-      awayText(a, a.resident_away, a.resident_away_until)) : null),
+      awayText(a, a.resident_away, a.resident_away_until)) : null,
+    wearerTag(a)),
   h("div.r3", {},
     h(`span.state.state-${a.state}`, {}, label("state", a.state)),
     holder,
