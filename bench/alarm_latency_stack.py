@@ -31,6 +31,7 @@ from server import store
 from server.alerts.model import Role
 from server.auth.users import create_user
 from server.directory import (
+    CareTag,
     DeviceIn,
     GatewayIn,
     HomeIn,
@@ -106,7 +107,7 @@ def seed(conninfo: str, homes: list[HomeSpec], fleet: FleetSpec) -> str:
             add_gateway(conn, GatewayIn(id=h.gateway, home_id=home))
             for j, uid in enumerate(h.buttons):
                 resident = add_resident(conn, ResidentIn(home_id=home, name=f"住户 {g}-{j}",
-                                                         care_tags=["独居"]))
+                                                         care_tags=[CareTag.ALONE]))
                 add_device(conn, DeviceIn(uid=uid, gateway_id=h.gateway, model=BUTTON_MODEL,
                                           label="床头", resident_id=resident))
         _bulk_fleet(conn, fleet)

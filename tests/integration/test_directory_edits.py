@@ -304,7 +304,7 @@ def test_away_mode_suppresses_inactivity_alarms_for_its_period(world: World) -> 
         quiet_since(conn, now_min, 300)  # nobody seen for 5 h: the 2-h rule would have fired
         set_status(conn, world.resident, StatusIn(status="away", since=at_minute(now_min - 290),
                                                   until=at_minute(now_min + 60)))
-        assert inactivity_pass(conn, now_min, set(), lambda g, r: warned.append(r),
+        assert inactivity_pass(conn, now_min, set(), lambda p: warned.append(p.resident),
                                TWO_HOURS) == []
         assert (warned, inactivity_alerts(conn)) == ([], [])
         # a hospital stay without an end pauses them too
@@ -361,7 +361,9 @@ def test_a_residents_own_vital_limit_is_what_the_detector_uses(world: World) -> 
         assert vitals_pass(conn, set()) == []  # 120 bpm is within the default 130
         set_limits(conn, world.resident, LimitsIn.model_validate({"vital": {"hr_high": 110}}))
         assert len(vitals_pass(conn, set())) == 1
-        (details,) = conn.execute("SELECT details FROM alerts WHERE type = 'vitals'").fetchone()
+        row = conn.execute("SELECT details FROM alerts WHERE type = 'vitals'").fetchone()
+        assert row is not None
+        (details,) = row
     assert details["kind"] == "hr_high"
 
 
