@@ -215,10 +215,10 @@ def _a(role: Role) -> str:
 
 
 def permitted(role: Role, priority: Priority) -> list[Action]:
-    """The actions ``role`` may take on an alert of ``priority`` (states aside): what the
-    console offers."""
+    """The actions ``role`` may take on an existing alert of ``priority`` (states aside; not
+    the rules that create one): what the console offers."""
     return [a for a, rule in RULES.items() if priority in rule.who.get(role, ())
-            and role != Role.SYSTEM]
+            and role != Role.SYSTEM and rule.sources != (NEW,)]
 
 
 def apply(conn: psycopg.Connection[Any], alert: Alert, action: Action, actor: Actor, *,
