@@ -1,5 +1,6 @@
-"""The demo's world: a street, its communities, three homes played by simulator scenarios, and
-generated logins (kept in the state directory, never in the repository)."""
+"""The demo's world: a street, its communities, three homes played by simulator scenarios, a
+fourth whose gateway a newcomer provisions (``NEW_HOME``), and generated logins (kept in the
+state directory, never in the repository)."""
 
 from __future__ import annotations
 
@@ -77,23 +78,39 @@ HOMES = (
 )
 
 
+# Registered for its home, its gateway waiting for a claim: the demo prints the code and the
+# command that provisions it (the gateway runs with the scenario's wrist band simulated).
+NEW_HOME = HomeProfile("gw-demo-0004", "newhome", "08:00", 1, "和平街 9 号 1 单元 101", "3571", (
+    Person("赵桂芳", "F", date(1945, 9, 12), ("独居", "高龄"), ("高血压",), ("硝苯地平",),
+           contacts=(("赵磊", "儿子", "13800004001"),)),))
+ALL_HOMES = (*HOMES, NEW_HOME)
+
+
 def device_uid(device: Any) -> str:
     return rf_uid(device.id) if device.id is not None else ble_uid(device.address)
 
 
 def seed(conn: psycopg.Connection[Any], scenarios: dict[str, Scenario],
          credentials: Path) -> dict[str, dict[str, str]]:
-    """Create the world once (idempotent) and the logins; returns username/password per role."""
+    """Create the world once (idempotent: a home whose gateway exists is not made again) and
+    the logins; returns username/password per role. ``scenarios``: those of ``ALL_HOMES``."""
     with conn.transaction():
-        if conn.execute("SELECT 1 FROM regions WHERE name = %s AND level = '街道'",
-                        (STREET,)).fetchone():
-            return _logins(conn, credentials)
-        street = add_region(conn, RegionIn(name=STREET, level="街道"))
-        communities = [add_region(conn, RegionIn(name=n, level="社区", parent_id=street))
-                       for n in COMMUNITIES]
-        for home in HOMES:
-            _home(conn, home, scenarios[home.scenario], communities[home.community])
+        found = conn.execute("SELECT id FROM regions WHERE name = %s AND level = '街道'",
+                             (STREET,)).fetchone()
+        street = found[0] if found else add_region(conn, RegionIn(name=STREET, level="街道"))
+        communities = [_community(conn, street, name) for name in COMMUNITIES]
+        for home in ALL_HOMES:
+            if not conn.execute("SELECT 1 FROM gateways WHERE id = %s",
+                                (home.gateway,)).fetchone():
+                _home(conn, home, scenarios[home.scenario], communities[home.community])
         return _logins(conn, credentials)
+
+
+def _community(conn: psycopg.Connection[Any], street: int, name: str) -> int:
+    found = conn.execute("SELECT id FROM regions WHERE name = %s AND parent_id = %s",
+                         (name, street)).fetchone()
+    return int(found[0]) if found else add_region(
+        conn, RegionIn(name=name, level="社区", parent_id=street))
 
 
 def _home(conn: psycopg.Connection[Any], home: HomeProfile, scenario: Scenario,

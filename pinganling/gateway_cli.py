@@ -2,7 +2,8 @@
 
 ``--ble sim --scenario NAME`` hosts a simulator scenario's wearables in this process: their
 notifications go through an in-memory BLE link (``MemoryBle``) that the gateway streams from as
-from a real adapter. The gateway package knows no simulator; the app, which knows both, adds it.
+from a real adapter, and they come paired (a simulated home's wearables need no pairing
+ceremony). The gateway package knows no simulator; the app, which knows both, adds it.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from firmware_sim.scenarios import ScenarioRunner, find_scenario
+from firmware_sim.scenarios import Scenario, ScenarioRunner, find_scenario
 from gateway import cli as gateway_cli
+from gateway.registry import Registry
 from gateway.settings import GatewaySettings
 from gateway.transports.ble import BleLink, MemoryBle
+from hardware.catalog import ble_uid
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +30,9 @@ configure = gateway_cli.configure
 async def simulated_ble(settings: GatewaySettings) -> AsyncIterator[BleLink | None]:
     """The in-memory air, with the scenario's wearables playing onto it while the block runs."""
     memory = MemoryBle()
-    runner = ScenarioRunner(find_scenario(str(settings.scenario)), ble_sink=memory.notify)
+    scenario = find_scenario(str(settings.scenario))
+    _pair_wearables(settings, scenario)
+    runner = ScenarioRunner(scenario, ble_sink=memory.notify)
     task = asyncio.create_task(runner.run(), name=f"simulated wearables ({settings.scenario})")
     task.add_done_callback(_report)
     try:
@@ -36,6 +41,17 @@ async def simulated_ble(settings: GatewaySettings) -> AsyncIterator[BleLink | No
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def _pair_wearables(settings: GatewaySettings, scenario: Scenario) -> None:
+    """Pair the scenario's wearables that are not yet, before the gateway opens its registry."""
+    registry = Registry(settings.db_path)
+    try:
+        for device in scenario.device:
+            if device.address is not None and ble_uid(device.address) not in registry.devices:
+                registry.pair(ble_uid(device.address), device.model, device.name)
+    finally:
+        registry.close()
 
 
 def _report(task: asyncio.Task[object]) -> None:

@@ -8,10 +8,10 @@ import uuid
 from collections import Counter
 from typing import Any
 
-import paho.mqtt.publish as mqtt_publish
 import psycopg
 
 from kernel.contract import Command, CommandOp, Down, dump
+from kernel.services.broker import publish_once
 from server.detect.activity import WearableActivity, sensor_minutes, store_minutes
 from server.detect.falls import FallWatch
 from server.detect.feed import AccFeed
@@ -60,11 +60,8 @@ class DetectorWorker:
             return
         cmd = Command(id=f"prewarn-{uuid.uuid4().hex[:12]}", op=CommandOp.PREWARN,
                       args={"resident": resident})
-        auth = {"username": s.mqtt_username, "password": s.mqtt_password} \
-            if s.mqtt_username else None
         try:
-            mqtt_publish.single(s.topics().down(gateway, Down.CMD), dump(cmd), qos=1,
-                                hostname=s.mqtt_host, port=s.mqtt_port, auth=auth)
+            publish_once(s.broker("api"), s.topics().down(gateway, Down.CMD), dump(cmd))
             self.counters["prewarnings"] += 1
-        except OSError as exc:
+        except ConnectionError as exc:
             log.warning("pre-warning to %s not sent: %s", gateway, exc)

@@ -38,6 +38,7 @@ from server.app import create_app
 from server.auth.users import create_user
 from server.settings import Settings
 from server.store import insert_events
+from tests.fixtures.broker import server_broker
 from tests.fixtures.ingest import make_event
 from tests.fixtures.world import BUTTON, GATEWAY, PASSWORD, World
 
@@ -61,8 +62,8 @@ def api(world: World, mqtt_broker: BrokerAddress, topics: Topics) -> Iterator[An
             with conn.transaction():
                 insert_events(conn, [event], time.time())
                 engine.on_events(conn, [event])
-    settings = Settings(database_url=world.schema.conninfo, mqtt_host=mqtt_broker.host,
-                        mqtt_port=mqtt_broker.port, mqtt_root=topics.root, detectors=False)
+    settings = Settings(database_url=world.schema.conninfo, **server_broker(mqtt_broker),
+                        mqtt_root=topics.root, detectors=False)
     try:
         yield schemathesis.openapi.from_asgi("/openapi.json", create_app(settings, ingest=False))
     finally:

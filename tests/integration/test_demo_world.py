@@ -6,20 +6,20 @@ import json
 from pathlib import Path
 
 from firmware_sim.scenarios import find_scenario
-from pinganling.demo_world import HOMES, seed
+from pinganling.demo_world import ALL_HOMES, seed
 from server.auth.users import verify_password
 from tests.fixtures.database import DbSchema
 
 
 def test_the_printed_logins_work_even_when_another_checkout_seeded_the_database(
         db_schema: DbSchema, tmp_path: Path) -> None:
-    scenarios = {h.scenario: find_scenario(h.scenario) for h in HOMES}
+    scenarios = {h.scenario: find_scenario(h.scenario) for h in ALL_HOMES}
     with db_schema.connect(autocommit=True) as conn:
         first = seed(conn, scenarios, tmp_path / "a" / "credentials.json")
         homes = conn.execute("SELECT count(*) FROM homes").fetchone()
         # a second checkout (or a deleted .pinganling/) has its own credentials file
         second = seed(conn, scenarios, tmp_path / "b" / "credentials.json")
-        assert conn.execute("SELECT count(*) FROM homes").fetchone() == homes == (len(HOMES),)
+        assert conn.execute("SELECT count(*) FROM homes").fetchone() == homes == (len(ALL_HOMES),)
         assert first["operator"]["password"] != second["operator"]["password"]
         for login in second.values():
             assert verify_password(conn, login["username"], login["password"]) is not None

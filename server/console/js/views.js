@@ -6,6 +6,7 @@
 // language changed) and ``reset()`` (signed out). ``ctx``: ``me()``, ``toast(text, kind)``,
 // ``merged(summary)``, ``tick()``, ``go(hash)``.
 
+import { ProvisioningView } from "./provisioning.js";
 import { ReportsView } from "./reports.js";
 
 /** { name, tab (i18n key), roles (null: everyone), View, css (optional stylesheet, e.g.
@@ -13,6 +14,8 @@ import { ReportsView } from "./reports.js";
  * ``<name>``. */
 export const VIEWS = [
   { name: "reports", tab: "tab.reports", roles: ["supervisor", "admin"], View: ReportsView },
+  { name: "provisioning", tab: "tab.provisioning", roles: ["technician", "supervisor", "admin"],
+    View: ProvisioningView, css: "css/provisioning.css" },
 ];
 
 export function allowed(view, me) {
