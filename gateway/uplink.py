@@ -28,7 +28,7 @@ from gateway.credentials import Credential
 from gateway.outbox import Item, Kind, Outbox
 from gateway.settings import GatewaySettings
 from kernel import __version__
-from kernel.backoff import Backoff
+from kernel.backoff import Backoff, stop_if_cancelled
 from kernel.contract import (
     Ack,
     Command,
@@ -133,7 +133,7 @@ class Uplink:
                 if trying_next and _refused_login(group.exceptions[0]):
                     self._refused_next(login)
                 log.warning("MQTT %s:%d: %s", self.settings.mqtt.host, self.settings.mqtt.port,
-                            group.exceptions[0])
+                            str(group.exceptions[0]))  # text: the error holds its socket
             except* Exception as group:  # the task's outer edge: log, count, reconnect
                 self.counters["uplink_errors"] += 1
                 log.error("gateway %s uplink failed; reconnecting", self.settings.id,
@@ -200,6 +200,8 @@ class Uplink:
         except aiomqtt.MqttError as exc:
             log.info("publish on %s failed: %s", channel, exc)
             return False
+        finally:
+            stop_if_cancelled()  # on 3.11 aiomqtt's wait_for can swallow the caller's cancel
         return True
 
     # ------------------------------------------------------------------------------ outbox pump

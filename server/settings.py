@@ -155,6 +155,14 @@ class Settings(BaseSettings):
                 found[service] = Login(username, password.get_secret_value())
         return found
 
+    def uvicorn_tls(self) -> dict[str, str]:
+        """uvicorn's options for HTTPS (none without a certificate)."""
+        if self.http_tls_cert is None:
+            return {}
+        if self.http_tls_key is None:
+            raise ValueError("PINGANLING_HTTP_TLS_CERT needs PINGANLING_HTTP_TLS_KEY")
+        return {"ssl_certfile": str(self.http_tls_cert), "ssl_keyfile": str(self.http_tls_key)}
+
     def topics(self) -> Topics:
         return Topics(self.mqtt_root)
 

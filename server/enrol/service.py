@@ -289,7 +289,9 @@ def _claimed(conn: psycopg.Connection[Any], broker: BrokerAccess, settings: Sett
 def rotate(conn: psycopg.Connection[Any], broker: BrokerAccess, settings: Settings,
            actor: User, gateway: str) -> GatewayAccess:
     """Send the gateway a new identity (``rotate_credentials`` on its ``down/cmd``); the old
-    one is deleted when the gateway is online under the new (``confirm_login``)."""
+    one is deleted when the gateway is online under the new (``confirm_login``). A command that
+    cannot be sent is BrokerUnavailable, the gateway left ``rotating`` (rotating again sends a
+    new identity; the unused one is deleted)."""
     scope = Scope.of(actor)
     with conn.transaction():
         row = _locked(conn, scope, gateway)
@@ -304,9 +306,11 @@ def rotate(conn: psycopg.Connection[Any], broker: BrokerAccess, settings: Settin
                      "pending_username = %s, rotated_at = now(), updated_at = now() "
                      "WHERE gateway_id = %s", (generation, login.username, gateway))
         _audit(conn, gateway, actor, "rotate", username=login.username)
-        broker.send_rotation(gateway, f"rotate-{uuid.uuid4().hex[:12]}", login,
-                             int(settings.claim_ttl.total_seconds()))
-    return get_access(conn, scope, gateway)
+    rotating = get_access(conn, scope, gateway)
+    # sent once committed: the gateway may be online as the new identity at once
+    broker.send_rotation(gateway, f"rotate-{uuid.uuid4().hex[:12]}", login,
+                         int(settings.claim_ttl.total_seconds()))
+    return rotating
 
 
 def confirm_login(conn: psycopg.Connection[Any], broker: BrokerAccess, gateway: str,
