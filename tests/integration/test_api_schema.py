@@ -52,7 +52,8 @@ SLOW = {"POST /api/auth/login": 3, "POST /api/users": 3}
 
 
 @pytest.fixture
-def api(world: World, mqtt_broker: BrokerAddress, topics: Topics) -> Iterator[Any]:
+def api(world: World, mqtt_broker: BrokerAddress, mqtt_admin: BrokerAddress,
+        topics: Topics) -> Iterator[Any]:
     """The OpenAPI schema of the running app; its lifespan (started by schemathesis on the
     first request) is ended here, before the world's schema is dropped."""
     with world.connect() as conn:
@@ -63,6 +64,8 @@ def api(world: World, mqtt_broker: BrokerAddress, topics: Topics) -> Iterator[An
                 insert_events(conn, [event], time.time())
                 engine.on_events(conn, [event])
     settings = Settings(database_url=world.schema.conninfo, **server_broker(mqtt_broker),
+                        mqtt_admin_username=mqtt_admin.username,
+                        mqtt_admin_password=mqtt_admin.password,  # gateway enrolment works
                         mqtt_root=topics.root, detectors=False)
     try:
         yield schemathesis.openapi.from_asgi("/openapi.json", create_app(settings, ingest=False))

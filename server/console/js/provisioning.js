@@ -117,16 +117,18 @@ export class ProvisioningView {
     this.code = null; // { gateway, code, expires_at }: shown until dismissed
     this.confirming = null; // gateway whose revoke awaits a second click
     this.error = "";
+    this.parts = null; // the page's parts: built once, so a refresh keeps what is being typed
   }
 
   translate() {
+    this.parts = null;
     this.render();
   }
 
   enter() {
     this.render();
     this.load();
-    enrolApi.homes().then((rows) => { this.homeChoices = rows; this.render(); })
+    enrolApi.homes().then((rows) => { this.homeChoices = rows; this.renderHomes(); })
       .catch((exc) => this.failed(exc));
   }
 
@@ -170,26 +172,36 @@ export class ProvisioningView {
   }
 
   render() {
-    this.root.replaceChildren(
-      h("h2", {}, t("prov.title")),
-      h("p.muted.intro", {}, t("prov.intro")),
-      this.form(),
-      this.codeBox(),
-      this.error ? h("p.error", { testid: "prov-error" }, this.error) : null,
-      this.table());
+    if (!this.parts) {
+      this.parts = { form: this.form(), code: h("div"), error: h("div"), table: h("div") };
+      this.root.replaceChildren(h("h2", {}, t("prov.title")), h("p.muted.intro", {},
+        t("prov.intro")), this.parts.form, this.parts.code, this.parts.error, this.parts.table);
+      this.renderHomes();
+    }
+    const show = (holder, child) => holder.replaceChildren(...(child ? [child] : []));
+    show(this.parts.code, this.codeBox());
+    show(this.parts.error, this.error ? h("p.error", { testid: "prov-error" }, this.error) : null);
+    show(this.parts.table, this.table());
+  }
+
+  renderHomes() {
+    const select = this.parts?.form.elements.home;
+    if (!select) return;
+    const chosen = select.value;
+    select.replaceChildren(h("option", { value: "" }, t("prov.choose_home")),
+      ...this.homeChoices.map((home) => h("option", { value: String(home.id) },
+        `${home.address} · ${home.region}${home.gateways.length ? ` (${home.gateways.join(", ")})` : ""}`)));
+    select.value = chosen;
   }
 
   form() {
-    const options = [h("option", { value: "" }, t("prov.choose_home")),
-      ...this.homeChoices.map((home) => h("option", { value: String(home.id) },
-        `${home.address} · ${home.region}${home.gateways.length ? ` (${home.gateways.join(", ")})` : ""}`))];
     return h("form.prov-form", { testid: "prov-register", onsubmit: (e) => this.register(e) },
       h("h3", {}, t("prov.register")),
       h("label", {}, t("prov.gateway_id"),
-        h("input.mono", { name: "gateway", required: true, pattern: "[a-z0-9][a-z0-9-]{2,31}",
+        h("input.mono", { name: "gateway", required: true, pattern: "[a-z0-9][a-z0-9\\-]{2,31}",
           placeholder: t("prov.gateway_hint"), testid: "prov-gateway-id", autocomplete: "off" })),
       h("label", {}, t("prov.home"),
-        h("select", { name: "home", required: true, testid: "prov-home" }, ...options)),
+        h("select", { name: "home", required: true, testid: "prov-home" })),
       h("button.primary", { type: "submit", testid: "prov-submit" }, t("prov.submit")));
   }
 
@@ -216,11 +228,11 @@ export class ProvisioningView {
   }
 
   row(g) {
-    const online = h(`span.online.${g.online}`, { testid: "prov-online" },
+    const online = h(`span.online.is-${g.online}`, { testid: "prov-online" },
       t(`prov.online.${g.online}`));
     const seen = g.last_seen ? h("div.small.muted", {}, t("prov.last_seen",
       { time: fmtDateTime(g.last_seen) })) : null;
-    const access = [h(`span.access.${g.access}`, { testid: "prov-access" },
+    const access = [h(`span.access.is-${g.access}`, { testid: "prov-access" },
       t(`prov.access.${g.access}`))];
     if (g.username) access.push(h("div.small.mono", {}, t("prov.as", { user: g.username })));
     if (g.claim_expires_at) {
@@ -235,12 +247,19 @@ export class ProvisioningView {
       h("td", {}, online, seen),
       h("td", {}, ...access),
       h("td", {}, ...(devices.length ? devices : [t("prov.no_devices")])),
-      h("td.prov-actions", {}, ...this.actions(g)));
+      h("td", {}, h("div.prov-actions", {}, ...this.actions(g))));
   }
 
   actions(g) {
-    if (g.access === "none") return [];
     const id = g.gateway_id;
+    if (g.access === "none") { // in the directory, without a broker identity yet
+      return [h("button.small", { testid: "prov-prefill", onclick: () => {
+        const form = this.parts.form;
+        form.elements.gateway.value = id;
+        if (g.home_id) form.elements.home.value = String(g.home_id);
+        form.elements.gateway.focus();
+      } }, t("prov.register"))];
+    }
     const buttons = [h("button.small", { testid: "prov-new-code", onclick: () => this.act(
       () => enrolApi.newCode(id),
       (r) => { this.code = { gateway: id, code: r.claim_code, expires_at: r.expires_at }; }) },
