@@ -235,7 +235,7 @@ def _banner(url: str, broker: PrivateBroker, state: Path, logins: dict[str, Any]
         code = enrolled.new_home_code
         fourth = f"""  a 4th home  {NEW_HOME.address}: its gateway {new} is registered and waits. In
             another terminal, provision it with its claim code {code.code} (good until
-            {code.expires_at:%Y-%m-%d %H:%M}, once) and run it with its wrist band simulated:
+            {code.expires_at.astimezone():%Y-%m-%d %H:%M}, once) and run it with its wrist band simulated:
 
     pinganling gateway provision --server {url} --code {code.code} \\
         --state-dir {here / "gateway" / new} --run --ble sim --scenario {NEW_HOME.scenario}
@@ -244,7 +244,7 @@ def _banner(url: str, broker: PrivateBroker, state: Path, logins: dict[str, Any]
             its band; the console registers more (Register a gateway) the same way."""
     else:
         fourth = f"""  a 4th home  {new} is provisioned; run it again with
-    pinganling gateway run -c {here / "gateway" / new / "gateway.toml"} --ble sim"""
+    pinganling gateway run -c {here / "gateway" / new / "gateway.toml"}"""
     print(f"""
 平安铃 demo is running
   console   {url}/console/     (API docs: {url}/docs)
