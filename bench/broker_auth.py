@@ -23,16 +23,14 @@ import secrets
 import socket
 import statistics
 import struct
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _common import emit, parse_args
 
-from bench._common import emit, parse_args
 from kernel.contract import Topics
 from kernel.services.broker import BrokerOptions, PrivateBroker
 from kernel.services.dynsec import Acl, Dynsec, Login

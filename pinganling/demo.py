@@ -233,9 +233,10 @@ def _banner(url: str, broker: PrivateBroker, state: Path, logins: dict[str, Any]
     new = NEW_HOME.gateway
     if enrolled.new_home_code is not None:
         code = enrolled.new_home_code
+        until = f"{code.expires_at.astimezone():%Y-%m-%d %H:%M}"
         fourth = f"""  a 4th home  {NEW_HOME.address}: its gateway {new} is registered and waits. In
             another terminal, provision it with its claim code {code.code} (good until
-            {code.expires_at.astimezone():%Y-%m-%d %H:%M}, once) and run it with its wrist band simulated:
+            {until}, once) and run it with its wrist band simulated:
 
     pinganling gateway provision --server {url} --code {code.code} \\
         --state-dir {here / "gateway" / new} --run --ble sim --scenario {NEW_HOME.scenario}

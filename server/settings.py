@@ -9,7 +9,7 @@ from __future__ import annotations
 import socket
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -155,7 +155,7 @@ class Settings(BaseSettings):
                 found[service] = Login(username, password.get_secret_value())
         return found
 
-    def uvicorn_tls(self) -> dict[str, str]:
+    def uvicorn_tls(self) -> dict[str, Any]:
         """uvicorn's options for HTTPS (none without a certificate)."""
         if self.http_tls_cert is None:
             return {}

@@ -21,6 +21,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
+from pydantic import SecretStr
 from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
@@ -65,7 +66,7 @@ def api(world: World, mqtt_broker: BrokerAddress, mqtt_admin: BrokerAddress,
                 engine.on_events(conn, [event])
     settings = Settings(database_url=world.schema.conninfo, **server_broker(mqtt_broker),
                         mqtt_admin_username=mqtt_admin.username,
-                        mqtt_admin_password=mqtt_admin.password,  # gateway enrolment works
+                        mqtt_admin_password=SecretStr(mqtt_admin.password or ""),  # enrolment
                         mqtt_root=topics.root, detectors=False)
     try:
         yield schemathesis.openapi.from_asgi("/openapi.json", create_app(settings, ingest=False))

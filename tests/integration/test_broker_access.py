@@ -7,6 +7,7 @@ needs."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
 from pathlib import Path
@@ -85,10 +86,10 @@ def test_a_gateway_reaches_its_own_topics_and_nothing_else(
     try:
         eventually_sync(lambda: probe.connack is not None, 10, "A's CONNACK")
         assert probe.accepted
-        subs = {topic: probe.client.subscribe(topic, qos=1)[1] for topic in (
+        subs = {topic: probe.subscribe(topic) for topic in (
             topics.gateway_down_all(B_GATEWAY), f"{topics.root}/#", "pal/v1/#", "#",
             topics.all_up(), topics.gateway_down_all(GATEWAY))}
-        pubs = {topic: probe.client.publish(topic, b"{}", qos=1).mid for topic in (
+        pubs = {topic: probe.publish(topic, b"{}") for topic in (
             topics.up(B_GATEWAY, Up.EVENT), topics.down(B_GATEWAY, Down.CMD),
             topics.down(GATEWAY, Down.ACK), topics.up(GATEWAY, Up.HEARTBEAT))}
         eventually_sync(lambda: len(probe.subacks) == len(subs) and len(probe.pubacks) == len(
@@ -182,6 +183,12 @@ async def test_a_revoked_gateway_is_cut_off_at_once_and_cannot_come_back(
     probe.close()
 
 
+def _answered(probe: MqttProbe, subscriptions: int, publications: int) -> bool:
+    """The broker answered the login, and so many subscriptions and publications."""
+    return probe.connack is not None and len(probe.subacks) == subscriptions and len(
+        probe.pubacks) == publications
+
+
 def _online(world: World) -> bool:
     with world.connect() as conn:
         row = conn.execute("SELECT state FROM gateways WHERE id = %s", (GATEWAY,)).fetchone()
@@ -196,7 +203,7 @@ async def test_each_server_part_has_the_least_it_needs(
     s = secured_stack.settings
 
     def login(service: Service) -> BrokerAddress:
-        return s.broker(service.value)  # type: ignore[arg-type]
+        return s.broker(service.value)
 
     assert over["mqtt_ingest_username"] == login(Service.INGEST).username
     gw = "gw-some-0001"
@@ -215,12 +222,11 @@ async def test_each_server_part_has_the_least_it_needs(
     }
     for service, (subscriptions, publications) in cases.items():
         probe = MqttProbe(login(service)).connect()
-        await eventually(lambda p=probe: p.connack is not None, 10, f"{service} CONNACK")
-        subs = {t: probe.client.subscribe(t, qos=1)[1] for t in subscriptions}
-        pubs = {t: probe.client.publish(t, b"", qos=1).mid for t in publications}
-        n_subs, n_pubs = len(subs), len(pubs)
-        await eventually(lambda p=probe, n=n_subs, m=n_pubs: len(p.subacks) == n and len(
-            p.pubacks) == m, 10, f"{service}'s answers")
+        await eventually(functools.partial(_answered, probe, 0, 0), 10, f"{service} CONNACK")
+        subs = {t: probe.subscribe(t) for t in subscriptions}
+        pubs = {t: probe.publish(t) for t in publications}
+        await eventually(functools.partial(_answered, probe, len(subs), len(pubs)), 10,
+                         f"{service}'s answers")
         got = ({t: not probe.subacks[m][0].is_failure for t, m in subs.items()},
                {t: _code(probe.pubacks[m]) != NOT_AUTHORIZED for t, m in pubs.items()})
         assert got == (subscriptions, publications), service
@@ -228,7 +234,7 @@ async def test_each_server_part_has_the_least_it_needs(
     # the administrator manages identities and touches no data
     admin = MqttProbe(mqtt_admin).connect()
     await eventually(lambda: admin.connack is not None, 10, "the administrator's CONNACK")
-    mid = admin.client.subscribe(topics.all_up(), qos=1)[1]
+    mid = admin.subscribe(topics.all_up())
     await eventually(lambda: mid in admin.subacks, 10, "the SUBACK")
     assert admin.subacks[mid][0].is_failure
     admin.close()

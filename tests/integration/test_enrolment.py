@@ -18,6 +18,7 @@ from gateway import enrol
 from gateway.app import Gateway
 from gateway.credentials import Credential, CredentialsFile
 from kernel.contract import Topics
+from kernel.services.broker import BrokerAddress
 from server.alerts.model import Role
 from server.auth.users import create_user
 from tests.fixtures.access import (
@@ -29,7 +30,6 @@ from tests.fixtures.access import (
     secured,
     secured_server,
 )
-from tests.fixtures.broker import BrokerAddress
 from tests.fixtures.gateway import running
 from tests.fixtures.stack import Stack, running_stack
 from tests.fixtures.waiting import eventually, eventually_sync
