@@ -42,7 +42,14 @@ LOGIN_ENV = ("PAL_BENCH_MQTT_USERNAME", "PAL_BENCH_MQTT_PASSWORD")
 
 def bench_broker(data_dir: Path, options: BrokerOptions | None = None,
                  port: int | None = None) -> PrivateBroker:
-    """A private broker (not yet started) whose superuser this process and its children use."""
+    """A private broker (not yet started) whose superuser this process and its children use:
+    one identity for every broker of the run (children started earlier know it already)."""
+    password = os.environ.get(LOGIN_ENV[1])
+    saved = data_dir / "logins.json"
+    if password and not saved.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        saved.write_text(json.dumps({"superuser": password}))
+        saved.chmod(0o600)
     broker = PrivateBroker(data_dir, port, replace(options or BrokerOptions(), superuser=True))
     login = broker.login("superuser")
     os.environ[LOGIN_ENV[0]], os.environ[LOGIN_ENV[1]] = login.username, login.password
