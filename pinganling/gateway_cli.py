@@ -2,8 +2,9 @@
 
 ``--ble sim --scenario NAME`` hosts a simulator scenario's wearables in this process: their
 notifications go through an in-memory BLE link (``MemoryBle``) that the gateway streams from as
-from a real adapter, and they come paired (a simulated home's wearables need no pairing
-ceremony). The gateway package knows no simulator; the app, which knows both, adds it.
+from a real adapter; a gateway with no device paired yet gets them paired (a simulated home
+just installed needs no pairing ceremony). The gateway package knows no simulator; the app,
+which knows both, adds it.
 """
 
 from __future__ import annotations
@@ -44,11 +45,14 @@ async def simulated_ble(settings: GatewaySettings) -> AsyncIterator[BleLink | No
 
 
 def _pair_wearables(settings: GatewaySettings, scenario: Scenario) -> None:
-    """Pair the scenario's wearables that are not yet, before the gateway opens its registry."""
+    """A gateway with no device yet (a simulated home just installed) gets the scenario's
+    wearables paired, before it opens its registry; one already paired keeps its choice."""
     registry = Registry(settings.db_path)
     try:
+        if registry.devices:
+            return
         for device in scenario.device:
-            if device.address is not None and ble_uid(device.address) not in registry.devices:
+            if device.address is not None:
                 registry.pair(ble_uid(device.address), device.model, device.name)
     finally:
         registry.close()
