@@ -282,15 +282,15 @@ def naive_main(conninfo: str, host: str, port: int, pipe: Connection) -> None:
     def on_message(_c: paho.Client, _u: object, msg: paho.MQTTMessage) -> None:
         _, channel = topics.parse(msg.topic)
         if channel == Up.ACC:
-            b = AccBlock.decode(msg.payload)
+            b = AccBlock.decode(bytes(msg.payload))
             conn.execute(_NAIVE_ACC, (b.device, b.t0_us / 1e6, b.seq, b.rate_hz, b.scale_g,
                                       len(b.samples), b.samples.tobytes()))
         elif channel == Up.EVENT:
-            e = parse(Event, msg.payload)
+            e = parse(Event, bytes(msg.payload))
             conn.execute(_NAIVE_EVENT, (e.id, e.gw, e.inc or "", e.n, e.device, e.dseq,
                                         e.type.value, e.ts, e.rssi, e.battery_mv))
         elif channel == Up.VITALS:
-            v = parse(Vitals, msg.payload)
+            v = parse(Vitals, bytes(msg.payload))
             conn.execute(_NAIVE_VITALS, (v.device, [r.ts for r in v.readings],
                                          [r.hr for r in v.readings]))
         conn.commit()  # paho sends the PUBACK when this returns: after the commit

@@ -17,6 +17,7 @@ from hardware.catalog import ble_uid, rf_uid
 from server.alerts.model import Role
 from server.auth.users import create_user, generate_password, set_password, verify_password
 from server.directory import (
+    CareTag,
     ContactIn,
     DeviceIn,
     GatewayIn,
@@ -41,7 +42,7 @@ class Person:
     name: str
     sex: str
     born: date
-    care_tags: tuple[str, ...]
+    care_tags: tuple[CareTag, ...]
     conditions: tuple[str, ...] = ()
     medications: tuple[str, ...] = ()
     languages: tuple[str, ...] = ("普通话",)

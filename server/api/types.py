@@ -12,7 +12,6 @@ so clients and the schema-driven tests know them.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -21,29 +20,22 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
+from kernel.storable import text_problem
+
 BIGINT_MAX = 2**63 - 1
 SMALLINT_MAX = 2**15 - 1
 
-# NUL (PostgreSQL text cannot hold it), UTF-16 surrogates (not encodable as UTF-8) and the
-# Unicode non-characters (U+FDD0–U+FDEF and the last two code points of every plane).
-_BAD = re.compile("[\x00\ud800-\udfff\ufdd0-\ufdef" + "".join(
-    f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(17)) + "]")
-# The same in the schema (ECMA-262 without the u flag: the BMP ones).
+# The same characters as ``kernel.storable`` (NUL, UTF-16 surrogates, Unicode non-characters)
+# in the schema (ECMA-262 without the u flag: the BMP ones).
 _SCHEMA_PATTERN = "^[^\\u0000\\ud800-\\udfff\\ufdd0-\\ufdef\\ufffe\\uffff]*$"
 
 
-def bad_character(text: str) -> str | None:
-    """The first character that stored text must not contain, or None."""
-    found = _BAD.search(text)
-    return found.group() if found else None
-
-
 def _check_text(value: str) -> str:
-    bad = bad_character(value)
-    if bad is not None:
+    problem = text_problem(value)
+    if problem is not None:
         raise PydanticCustomError(
-            "text_character", "text must not contain U+{code} (NUL, surrogates and Unicode "
-            "non-characters are refused)", {"code": f"{ord(bad):04X}"})
+            "text_character", "text must not contain {problem} (NUL, surrogates and Unicode "
+            "non-characters are refused)", {"problem": problem})
     return value
 
 

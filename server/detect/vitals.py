@@ -29,7 +29,7 @@ ORDER BY d.resident_id, v.ts
 """
 
 
-def _rows(values: list[list[float]], width: int, fill: float) -> np.ndarray:  # type: ignore[type-arg]
+def _rows(values: list[list[float]], width: int, fill: float) -> np.ndarray:
     return np.array([v + [fill] * (width - len(v)) for v in values], dtype=np.float64)
 
 

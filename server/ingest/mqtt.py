@@ -17,8 +17,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from kernel.contract import Ack, Down, Topics, Up, dump
@@ -50,18 +52,18 @@ class IngestClient:
         self.received = 0  # messages handed to the writers (only the network thread counts)
         self.connected = threading.Event()
         self.disconnected = threading.Event()
-        self.client = LeanClient(paho.CallbackAPIVersion.VERSION2, client_id=client_id,
+        self.client = LeanClient(CallbackAPIVersion.VERSION2, client_id=client_id,
                                  protocol=paho.MQTTv5, manual_ack=True,
                                  on_publish_fast=self._on_publish)
         broker.apply(self.client)  # its identity, and TLS when configured
-        self.client.reconnect_delay_set(0.5, 10)
+        self.client.reconnect_delay_set(1, 10)
         self.client.max_queued_messages_set(0)
         self.client.max_inflight_messages_set(1000)  # app acks to many gateways at once
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
-        self._props = Properties(PacketTypes.CONNECT)
+        self._props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         self._props.SessionExpiryInterval = session_expiry_s
         # Messages in flight to us until their batch commits: without this Mosquitto allows
         # its max_inflight_messages (20), i.e. ~100 msg/s per worker at 200 ms batches.
@@ -82,12 +84,12 @@ class IngestClient:
             with contextlib.suppress(RuntimeError, ValueError):
                 sync.wait_for_publish(5)
         self.disconnected.clear()
-        if self.client.disconnect() == paho.MQTTErrorCode.MQTT_ERR_SUCCESS:
+        if self.client.disconnect() == MQTTErrorCode.MQTT_ERR_SUCCESS:
             self.disconnected.wait(5)
         self.client.loop_stop()
 
     def _on_connect(self, client: paho.Client, _u: object, _f: object,
-                    rc: paho.ReasonCode, _p: object = None) -> None:
+                    rc: ReasonCode, _p: object = None) -> None:
         if rc.is_failure:
             log.warning("ingest MQTT connect to %s refused: %s", self.broker.url, rc)
             return
@@ -96,7 +98,7 @@ class IngestClient:
         client.subscribe([(self.topics.shared_up(self.group, ch), opts) for ch in self.channels])
 
     def _on_subscribe(self, client: paho.Client, _u: object, _mid: int,
-                      codes: list[paho.ReasonCode], _p: object = None) -> None:
+                      codes: list[ReasonCode], _p: object = None) -> None:
         failed = [str(c) for c in codes if c.is_failure]
         if failed:
             log.error("ingest: the broker refused the shared subscriptions: %s", failed)
@@ -106,14 +108,14 @@ class IngestClient:
                  self.broker.url, self.group)
 
     def _on_disconnect(self, _c: paho.Client, _u: object, _f: object,
-                       rc: paho.ReasonCode, _p: object = None) -> None:
+                       rc: ReasonCode, _p: object = None) -> None:
         self.connected.clear()
         self.disconnected.set()
         level = logging.WARNING if rc.is_failure else logging.INFO  # ours: a requested stop
         log.log(level, "ingest MQTT disconnected from %s: %s", self.broker.url, rc)
 
     def _on_message(self, _c: paho.Client, _u: object, msg: paho.MQTTMessage) -> None:
-        self._on_publish(msg.topic, msg.payload, msg.mid, msg.qos)
+        self._on_publish(msg.topic, bytes(msg.payload), msg.mid, msg.qos)
 
     def _on_publish(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
         item = Incoming(topic, payload, mid, qos, time.time(), self.generation)

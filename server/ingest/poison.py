@@ -15,15 +15,8 @@ from typing import TypeVar
 
 import psycopg
 
-from kernel.contract import (
-    ALARM_TYPES,
-    INCARNATION_RE,
-    INT64,
-    MAX_PAYLOAD_BYTES,
-    Event,
-    EventType,
-    text_problem,
-)
+from kernel.contract import ALARM_TYPES, INCARNATION_RE, MAX_PAYLOAD_BYTES, Event, EventType
+from kernel.storable import INT64, text_problem
 
 T = TypeVar("T")
 

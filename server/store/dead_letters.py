@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from kernel.contract import escape_unstorable
+from kernel.storable import escape_unstorable
 
 MAX_PAYLOAD = 1 << 20
 MAX_ERROR = 2000

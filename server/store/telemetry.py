@@ -22,17 +22,17 @@ from psycopg import postgres, sql
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
 
-from kernel import contract
+from kernel import contract, storable
 from server.store.errors import BadRow
 from server.store.writes import check_int, check_ts
 
 _PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01, PostgreSQL's epoch, in Unix µs
 _INT8 = struct.Struct(">q").pack
-_T0_US = (round(contract.TIME_RANGE[0] * 1e6), round(contract.TIME_RANGE[1] * 1e6))  # check_ts's
+_T0_US = (round(storable.TIME_RANGE[0] * 1e6), round(storable.TIME_RANGE[1] * 1e6))  # check_ts's
 _MAX_DEVICE = 64
 T = TypeVar("T")
-_INT16 = contract.INT16
-_INT32 = contract.INT32
+_INT16 = storable.INT16
+_INT32 = storable.INT32
 ACTIVITY_SOURCES = frozenset({"wearable", "pir", "door"})
 
 _ACC_COPY = ("COPY acc_blocks (device, t0, seq, rate_hz, scale_g, n, samples, received_at)"

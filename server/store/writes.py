@@ -13,13 +13,13 @@ from typing import Any, Literal, NamedTuple
 import psycopg
 from psycopg.types.json import Jsonb
 
-from kernel import contract
+from kernel import contract, storable
 from server.store.errors import BadRow
 
 GatewayState = Literal["online", "offline", "unknown"]
 
-_INT16 = contract.INT16
-_INT32 = contract.INT32
+_INT16 = storable.INT16
+_INT32 = storable.INT32
 
 _TOUCH = """
 UPDATE devices d SET
@@ -52,7 +52,7 @@ class DeviceSeen(NamedTuple):
 def check_ts(ts: float, what: str = "ts") -> float:
     """Refuse NaN, infinities and clocks outside 1970…2200 (BadRow 'bad_time'); the
     contract's ``UnixTime`` refuses the same at decode."""
-    if not contract.plausible_time(ts):
+    if not storable.plausible_time(ts):
         raise BadRow("bad_time", f"{what}={ts!r} is not a plausible Unix time")
     return ts
 

@@ -44,7 +44,7 @@ def store(conn: psycopg.Connection[Any], etype: EventType, device: str = BUTTON,
 
 
 def audit(conn: psycopg.Connection[Any], alert_id: int) -> list[tuple[str, str, str, str]]:
-    return [tuple(r) for r in conn.execute(  # type: ignore[misc]
+    return [tuple(r) for r in conn.execute(
         "SELECT actor, action, from_state, to_state FROM alert_audit WHERE alert_id = %s "
         "ORDER BY id", (alert_id,))]
 

@@ -32,7 +32,7 @@ from tests.fixtures.world import GATEWAY, PENDANT, World
 RANGE_G = 8
 
 
-def blocks_from(acc: np.ndarray, device: str, t0: float) -> list[AccBlock]:  # type: ignore[type-arg]
+def blocks_from(acc: np.ndarray, device: str, t0: float) -> list[AccBlock]:
     """Acceleration in g → 1-s contract blocks starting at ``t0``."""
     counts = quantize(acc, RANGE_G)
     return [AccBlock(device, round((t0 + i) * 1e6), i, 50.0, scale_for_range(RANGE_G),
@@ -125,11 +125,13 @@ def test_learned_limits_alarm_on_a_gap_the_rules_allow(world: World) -> None:
                    for k in range(101, 21 * 24 * 60) if (now_min - k) % 10 == 0]
         copy_activity(conn, history)
         assert fit_limits(conn, now_min) == 1
-        limits, days = conn.execute("SELECT limit_min, days_seen FROM inactivity_limits "
-                                    "WHERE resident_id = %s", (world.resident,)).fetchone()
+        row = conn.execute("SELECT limit_min, days_seen FROM inactivity_limits "
+                           "WHERE resident_id = %s", (world.resident,)).fetchone()
+        assert row is not None
+        limits, days = row
         assert days >= MIN_DAYS
         assert set(limits) == {90}
-        last = max(a.minute for a in history) // 60  # seen for the last time
+        last = int(max(a.minute for a in history) // 60)  # seen for the last time
         inactivity_pass(conn, last + 76, raised, lambda gw, r: warned.append((gw, r)), rules)
         assert warned == [(GATEWAY, world.resident)]  # 15 min before the limit
         assert alerts(conn) == []
@@ -150,7 +152,7 @@ def test_residents_with_little_history_are_judged_by_the_rules_alone(world: Worl
                    for k in range(101, 5 * 24 * 60) if (now_min - k) % 10 == 0]
         copy_activity(conn, history)
         assert fit_limits(conn, now_min) == 0  # 5 days: fitted, not used
-        last = max(a.minute for a in history) // 60
+        last = int(max(a.minute for a in history) // 60)
         touched = inactivity_pass(conn, last + 91, set(), None, rules)
         assert touched == []
         assert alerts(conn) == []

@@ -108,7 +108,7 @@ async def test_broker_down_while_buttons_are_pressed_loses_nothing(
             broker.start()
             async with collecting(broker.address, topics) as sub:
                 await eventually(lambda: gw.outbox.stats().depth == 0, 30, "outbox drained")
-        assert sorted(e.dseq for e in sub.by_id.values()) == list(range(20))
+        assert sorted(e.dseq or 0 for e in sub.by_id.values()) == list(range(20))
     finally:
         broker.kill()
 
@@ -129,7 +129,7 @@ async def test_broker_kill9_after_puback_loses_nothing(
             broker.start()
             async with collecting(broker.address, topics) as sub:
                 await eventually(lambda: gw.outbox.stats().depth == 0, 30, "outbox drained")
-        assert sorted(e.dseq for e in sub.by_id.values()) == list(range(10))
+        assert sorted(e.dseq or 0 for e in sub.by_id.values()) == list(range(10))
     finally:
         broker.kill()
 
@@ -160,7 +160,7 @@ async def test_gateway_kill9_with_events_in_the_outbox_loses_nothing(
             for seq in range(10, 15):  # and the restarted gateway carries on
                 pty.write(press(seq))
             await eventually(lambda: len(sub.by_id) == 15, 30, "all 15 presses")
-        assert sorted(e.dseq for e in sub.by_id.values()) == list(range(15))
+        assert sorted(e.dseq or 0 for e in sub.by_id.values()) == list(range(15))
         assert len({e.n for e in sub.by_id.values()}) == 15
     finally:
         proc.stop()
@@ -178,7 +178,7 @@ async def test_lwt_marks_a_killed_gateway_offline(
         async with asyncio.timeout(30), aiomqtt.Client(**mqtt_broker.aiomqtt_args()) as client:
             await client.subscribe(topics.up("gw-lwt-0001", Up.STATUS), qos=1)
             async for msg in client.messages:
-                states.append(parse(Status, bytes(msg.payload)).state)  # type: ignore[arg-type]
+                states.append(parse(Status, bytes(msg.payload)).state)
                 if states[-1] == "online":
                     proc.kill9()
                 if states[-1] == "offline":

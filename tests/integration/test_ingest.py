@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from kernel.contract import (
     dump,
     event_id,
 )
-from kernel.services.broker import BrokerAddress
+from kernel.services.broker import BrokerAddress, PrivateBroker
 from server.ingest.worker import IngestWorker, WorkerConfig
 from tests.fixtures.database import DbSchema
 from tests.fixtures.ingest import (
@@ -181,7 +182,8 @@ def test_two_workers_on_one_shared_subscription_split_the_load(
 
 
 def test_a_worker_killed_mid_stream_loses_nothing(
-        tmp_path: Path, db_schema: DbSchema, topics: Topics, private_broker) -> None:  # type: ignore[no-untyped-def]
+        tmp_path: Path, db_schema: DbSchema, topics: Topics,
+        private_broker: PrivateBroker) -> None:
     """kill -9 one of two worker processes while events flow; restart it; all stored once."""
     register(db_schema, GW)
     broker = private_broker.address
@@ -190,7 +192,7 @@ def test_a_worker_killed_mid_stream_loses_nothing(
     pub = FakeGateways(broker, topics)
     try:
         for p in procs:
-            eventually_sync(lambda p=p: p.logged("connected to"), what="worker connected")
+            eventually_sync(partial(p.logged, "connected to"), what="worker connected")
         for n in range(1, 1001):
             pub.event(make_event(GW, n, EventType.MOTION))
             pub.raw(GW, Up.ACC, make_block("ble-c82e470a1b2c", n).encode())

@@ -12,6 +12,7 @@ import threading
 import uuid
 
 import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -29,14 +30,14 @@ class Receiver:
         self.lock = threading.Lock()
         self.subscribed = threading.Event()
         self.disconnected = threading.Event()
-        self.client = LeanClient(paho.CallbackAPIVersion.VERSION2, client_id=client_id,
+        self.client = LeanClient(CallbackAPIVersion.VERSION2, client_id=client_id,
                                  protocol=paho.MQTTv5, manual_ack=True,
                                  on_publish_fast=self._fast)
         self.client.on_message = self._general
         self.client.on_connect = lambda c, *_: c.subscribe(f"{root}/#", qos=1)
         self.client.on_subscribe = lambda *_: self.subscribed.set()
         self.client.on_disconnect = lambda *_: self.disconnected.set()
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = 300
         props.ReceiveMaximum = 10_000  # as the ingest: all of the burst in flight, unacked
         broker.apply(self.client)
@@ -51,7 +52,7 @@ class Receiver:
 
     def _general(self, _c: paho.Client, _u: object, msg: paho.MQTTMessage) -> None:
         with self.lock:
-            self.got.append((msg.topic, msg.payload, msg.qos, "paho"))
+            self.got.append((msg.topic, bytes(msg.payload), msg.qos, "paho"))
         self.client.ack(msg.mid, msg.qos)
 
     def ack_all(self) -> None:
@@ -78,11 +79,11 @@ def test_every_packet_shape_arrives_once_and_acked_messages_are_not_redelivered(
     root = f"t-{uuid.uuid4().hex[:12]}"
     client_id = f"lean-{root}"
     rx = Receiver(mqtt_broker, root, client_id)
-    pub = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    pub = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
     pub.max_inflight_messages_set(1000)
     mqtt_broker.apply(pub).connect(mqtt_broker.host, mqtt_broker.port)
     pub.loop_start()
-    expiry = Properties(PacketTypes.PUBLISH)
+    expiry = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
     expiry.MessageExpiryInterval = 600
     sent: list[tuple[str, bytes, int, str]] = []
     try:

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from analytics import boost, evaluate, tune
-from analytics.datasets import DatasetError, default_root, load_subject
+from analytics.datasets import default_root, load_subject
+from analytics.errors import DatasetError
 from analytics.evaluate import TrialOutcome, summarise_group
 from kernel.placement import Placement
 

@@ -10,6 +10,7 @@ import pytest
 from analytics import inactivity_eval
 from analytics.inactivity import (
     DAY,
+    InactivityEvent,
     InactivityRules,
     Minutes,
     Outcome,
@@ -41,7 +42,8 @@ def hhmm(day: int, h: int, minute: int = 0) -> int:
 CONTINUOUS = InactivityRules(rules=(Rule("c4", 4.0),))
 
 
-def _alarms(events: list, outcome: Outcome = Outcome.ALARM) -> list[tuple[str, int]]:
+def _alarms(events: list[InactivityEvent],
+            outcome: Outcome = Outcome.ALARM) -> list[tuple[str, int]]:
     return [(e.rule, e.minute - START) for e in events if e.outcome is outcome]
 
 

@@ -21,11 +21,9 @@ from kernel.contract import (
     Topics,
     Up,
     Vitals,
-    escape_unstorable,
-    json_problem,
     parse,
-    text_problem,
 )
+from kernel.storable import escape_unstorable, json_problem, text_problem
 from server.ingest.decode import Incoming, decode
 from server.ingest.poison import Peek, isolate, peek_event
 from server.store.dead_letters import render_payload

@@ -19,7 +19,8 @@ def _hr(*segments: tuple[int, int, float]) -> np.ndarray:
 
 
 def _events(hr: np.ndarray, contact: np.ndarray | None = None,
-            limits: VitalLimits | None = None, spo2: np.ndarray | None = None) -> list[tuple]:
+            limits: VitalLimits | None = None, spo2: np.ndarray | None = None,
+            ) -> list[tuple[object, ...]]:
     c = np.ones(len(T), dtype=bool) if contact is None else contact
     s = np.full(len(T), 97.0) if spo2 is None else spo2
     out = evaluate_vitals(T, hr, s, c, limits or VitalLimits())
