@@ -6,7 +6,7 @@ import logging
 import time
 import uuid
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 
@@ -18,9 +18,6 @@ from server.detect.feed import AccFeed
 from server.detect.inactivity import inactivity_pass
 from server.detect.vitals import vitals_pass
 from server.settings import Settings
-
-if TYPE_CHECKING:
-    from paho.mqtt.publish import AuthParameter
 
 log = logging.getLogger(__name__)
 SLOW_PASS_S = 60.0
