@@ -13,15 +13,18 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
+import paho.mqtt.client as paho
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from hardware.frames import Frame, MsgType, encode_frame, input_data
 from kernel.contract import ContractError, Event, Topics, Up, parse
+from kernel.services.broker import BrokerAddress, BrokerOptions, PrivateBroker
 from pinganling.monitor import Acker
 
 # Benchmarks run as scripts (``python bench/NAME.py``); the repository root on the path lets
@@ -29,6 +32,45 @@ from pinganling.monitor import Acker
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))
+
+
+# Benchmarks start their own brokers, closed to anonymous clients like every broker of the
+# platform; the benchmark and the processes it starts log in as the broker's superuser (an
+# identity allowed every topic, for benchmarks and tests only), named in these variables.
+LOGIN_ENV = ("PAL_BENCH_MQTT_USERNAME", "PAL_BENCH_MQTT_PASSWORD")
+
+
+def bench_broker(data_dir: Path, options: BrokerOptions | None = None,
+                 port: int | None = None) -> PrivateBroker:
+    """A private broker (not yet started) whose superuser this process and its children use:
+    one identity for every broker of the run (children started earlier know it already)."""
+    password = os.environ.get(LOGIN_ENV[1])
+    saved = data_dir / "logins.json"
+    if password and not saved.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        saved.write_text(json.dumps({"superuser": password}))
+        saved.chmod(0o600)
+    broker = PrivateBroker(data_dir, port, replace(options or BrokerOptions(), superuser=True))
+    login = broker.login("superuser")
+    os.environ[LOGIN_ENV[0]], os.environ[LOGIN_ENV[1]] = login.username, login.password
+    return broker
+
+
+def mqtt_login() -> dict[str, str | None]:
+    """``username`` and ``password`` of the benchmark's broker identity (aiomqtt keywords)."""
+    return {"username": os.environ.get(LOGIN_ENV[0]), "password": os.environ.get(LOGIN_ENV[1])}
+
+
+def logged_in(client: paho.Client) -> paho.Client:
+    """A paho client set up to log in as the benchmark's identity."""
+    if os.environ.get(LOGIN_ENV[0]):
+        client.username_pw_set(os.environ[LOGIN_ENV[0]], os.environ.get(LOGIN_ENV[1]))
+    return client
+
+
+def bench_address(port: int, host: str = "127.0.0.1") -> BrokerAddress:
+    login = mqtt_login()
+    return BrokerAddress(host, port, login["username"], login["password"])
 
 
 def parse_args(description: str) -> argparse.Namespace:
@@ -172,7 +214,10 @@ class AckServer:
         props.SessionExpiryInterval = 3600 if self.persistent else 0
         while True:
             with contextlib.suppress(aiomqtt.MqttError):
+                login = mqtt_login()
                 async with aiomqtt.Client("127.0.0.1", self.port, identifier="bench-server",
+                                          username=login["username"],
+                                          password=login["password"],
                                           protocol=aiomqtt.ProtocolVersion.V5,
                                           clean_start=not self.persistent, properties=props,
                                           timeout=self.timeout) as client:

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from _common import bench_broker
 from alarm_latency_load import FleetSpec, LoadProcess
 from alarm_latency_probes import (
     EventTap,
@@ -175,7 +176,7 @@ async def measure(plan: Plan, stack: contextlib.AsyncExitStack) -> dict[str, Any
     stack.callback(drop_schema, url, schema)
     conninfo = schema_conninfo(url, schema)
     broker = await asyncio.to_thread(
-        PrivateBroker(state / "mosquitto", options=plan.broker).start)
+        bench_broker(state / "mosquitto", plan.broker).start)
     stack.callback(broker.stop)
     server = ServerProcess(conninfo, broker.port, free_port(), state)
     stack.callback(server.stop)

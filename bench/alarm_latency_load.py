@@ -31,6 +31,7 @@ from typing import IO, Any
 
 import numpy as np
 import paho.mqtt.client as paho
+from _common import logged_in
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hardware.catalog import DeviceKind
@@ -147,7 +148,7 @@ class Publisher:
         self.client.max_inflight_messages_set(2000)
         self.client.max_queued_messages_set(0)
         self.client.on_publish = self._on_publish
-        self.client.connect(spec.host, spec.port, keepalive=30)
+        logged_in(self.client).connect(spec.host, spec.port, keepalive=30)
         self.client.loop_start()
         deadline = time.monotonic() + 10
         while not self.client.is_connected():

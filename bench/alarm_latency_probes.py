@@ -26,6 +26,7 @@ from typing import Any
 
 import paho.mqtt.client as paho
 import psycopg
+from _common import logged_in, mqtt_login
 from alarm_latency_stack import BUTTON_MODEL, HomeSpec
 from paho.mqtt.enums import CallbackAPIVersion
 from psycopg import sql
@@ -153,7 +154,7 @@ class EventTap(_Thread):
         client.on_connect = lambda c, *_: c.subscribe(self.topics.all_of(Up.EVENT), qos=0)
         client.on_subscribe = lambda *_: self.ready.set()
         client.on_message = self._on_message
-        client.connect(self.host, self.port, keepalive=30)
+        logged_in(client).connect(self.host, self.port, keepalive=30)
         while not self.stop_event.is_set():
             client.loop(0.1)
         client.disconnect()
@@ -200,7 +201,8 @@ class Home:
         self.pty = PtyLink()
         self.gateway = Gateway(GatewaySettings(
             id=spec.gateway, state_dir=state / spec.gateway, serial=(self.pty.path,),
-            mqtt=MqttSettings(host="127.0.0.1", port=mqtt_port)), on_event=self._on_event)
+            mqtt=MqttSettings(host="127.0.0.1", port=mqtt_port, **mqtt_login())),  # type: ignore[arg-type]
+            on_event=self._on_event)
         for uid in spec.buttons:
             self.gateway.registry.pair(uid, BUTTON_MODEL, "床头")
         original = self.gateway.uplink._publish_item

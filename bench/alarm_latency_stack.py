@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import psycopg
+from _common import mqtt_login
 from alarm_latency_load import FleetSpec
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
@@ -145,6 +146,9 @@ class ServerProcess:
         self.http_port = http_port
         self.log_path = state / "server.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("PINGANLING_")}
+        login = mqtt_login()  # the benchmark broker's superuser, for every server part
+        env.update(PINGANLING_MQTT_USERNAME=login["username"] or "",
+                   PINGANLING_MQTT_PASSWORD=login["password"] or "")
         env.update(PINGANLING_DATABASE_URL=conninfo, PINGANLING_MQTT_HOST="127.0.0.1",
                    PINGANLING_MQTT_PORT=str(mqtt_port), PINGANLING_HTTP_PORT=str(http_port),
                    PINGANLING_DATA_DIR=str(state / "server"), PYTHONUNBUFFERED="1")

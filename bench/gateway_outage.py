@@ -28,13 +28,25 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
-from _common import AckServer, ChildProcess, cancel, emit, parse_args, press_frame, wait_for
+from _common import (
+    AckServer,
+    ChildProcess,
+    bench_address,
+    bench_broker,
+    cancel,
+    emit,
+    logged_in,
+    mqtt_login,
+    parse_args,
+    press_frame,
+    wait_for,
+)
 
 from firmware_sim.link import PtyLink
 from gateway.registry import Registry
 from hardware.catalog import rf_uid
 from kernel.contract import Event, Topics, Up, parse
-from kernel.services.broker import BrokerOptions, PrivateBroker
+from kernel.services.broker import BrokerOptions
 from pinganling.monitor import monitor
 
 GW_ID = "gw-bench-0001"
@@ -42,8 +54,9 @@ NAIVE_ID = "gw-naive-0001"
 BUTTONS = tuple(0x0B1E0000 + i for i in range(4))
 PHASES = ("normal", "broker_stopped", "broker_restarted", "gateway_kill9", "gateway_restarted",
           "broker_kill9", "broker_kill9_stock", "offline_kill9")
-PLATFORM = BrokerOptions()  # persistence, autosave after every change (as the platform runs it)
-STOCK = BrokerOptions(autosave_on_changes=None)  # persistence, Mosquitto's 1800 s autosave
+# persistence, autosave after 1,000 changes (as the platform runs it); the benchmark's identity
+PLATFORM = BrokerOptions(superuser=True)
+STOCK = BrokerOptions(autosave_on_changes=None, superuser=True)  # Mosquitto's 1800 s autosave
 Key = tuple[str, int]  # (device uid, device seq): one press
 
 
@@ -68,6 +81,7 @@ def naive_forwarder(serial_url: str, port: int, root: str) -> None:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=NAIVE_ID,
                          protocol=mqtt.MQTTv5)
     client.reconnect_delay_set(1, 30)  # about the gateway's uplink backoff (0.5 … 30 s)
+    logged_in(client)
     client.connect_async("127.0.0.1", port)
     client.loop_start()
     topic = Topics(root).up(NAIVE_ID, Up.EVENT)
@@ -105,7 +119,7 @@ class Spy:
         while True:
             self.out = io.StringIO()
             with contextlib.suppress(aiomqtt.MqttError):
-                await monitor("127.0.0.1", self.port, self.topics, ack=False, telemetry=False,
+                await monitor(bench_address(self.port), self.topics, ack=False, telemetry=False,
                               out=self.out,
                               on_event=lambda e: self.seen.add((e.gw, e.device, e.dseq)))
             self.out = io.StringIO()
@@ -127,7 +141,7 @@ class Rig:
 
     def __init__(self, work: Path, stack: ExitStack) -> None:
         self.topics = Topics("bench/v1")
-        self.broker = PrivateBroker(work / "broker", options=PLATFORM)
+        self.broker = bench_broker(work / "broker", PLATFORM)
         stack.callback(self.broker.kill)
         self.ptys = {GW_ID: PtyLink(), NAIVE_ID: PtyLink()}
         for link in self.ptys.values():
@@ -136,7 +150,8 @@ class Rig:
         config = work / "gateway.toml"
         config.write_text(
             f'id = "{GW_ID}"\nstate_dir = "{work / GW_ID}"\nserial = ["{self.ptys[GW_ID].path}"]\n'
-            f'[mqtt]\nport = {self.broker.port}\nroot = "{self.topics.root}"\n')
+            f'[mqtt]\nport = {self.broker.port}\nroot = "{self.topics.root}"\n'
+            f'username = "{mqtt_login()["username"]}"\npassword = "{mqtt_login()["password"]}"\n')
         registry = Registry(self.db_path)
         for device in BUTTONS:
             registry.pair(rf_uid(device), "PB-433")

@@ -33,7 +33,19 @@ from typing import Any
 import numpy as np
 import paho.mqtt.client as mqtt
 import serial
-from _common import AckServer, ChildProcess, cancel, emit, parse_args, press_frame, rate, wait_for
+from _common import (
+    AckServer,
+    ChildProcess,
+    bench_broker,
+    cancel,
+    emit,
+    logged_in,
+    mqtt_login,
+    parse_args,
+    press_frame,
+    rate,
+    wait_for,
+)
 from paho.mqtt.enums import CallbackAPIVersion
 
 from firmware_sim.link import PtyLink
@@ -44,7 +56,7 @@ from gateway.settings import GatewaySettings, MqttSettings
 from hardware.catalog import rf_uid
 from hardware.frames import Deframer, Frame, MsgType, input_data
 from kernel.contract import AccBlock, Topics, Up, dump
-from kernel.services.broker import BrokerOptions, PrivateBroker
+from kernel.services.broker import BrokerOptions
 
 DEVICES = tuple(0x0C0D0000 + i for i in range(8))
 TOPICS = Topics("bench/v1")
@@ -72,7 +84,8 @@ async def through_gateway(n: int, work: Path, port: int, gw_id: str) -> dict[str
     """Seconds until every frame was decoded (and committed), PUBACKed, acknowledged."""
     link = PtyLink()
     settings = GatewaySettings(id=gw_id, state_dir=work,
-                               serial=(link.path,), mqtt=MqttSettings(port=port, root=TOPICS.root))
+                               serial=(link.path,), mqtt=MqttSettings(
+                                   port=port, root=TOPICS.root, **mqtt_login()))  # type: ignore[arg-type]
     gw = Gateway(settings)
     for device in DEVICES:
         gw.registry.pair(rf_uid(device), "PB-433")
@@ -133,7 +146,7 @@ async def stop_and_wait(n: int, port: int) -> float:
     link = PtyLink()
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=NAIVE_ID,
                          protocol=mqtt.MQTTv5)
-    client.connect("127.0.0.1", port)
+    logged_in(client).connect("127.0.0.1", port)
     client.loop_start()
     port_ = serial.serial_for_url(link.path, timeout=1.0)
     topic = TOPICS.up(NAIVE_ID, Up.EVENT)
@@ -204,7 +217,7 @@ def outbox_rates(work: Path, events: int, telemetry: int, batch: int = 100) -> d
 async def end_to_end(n: int, repeats: int, work: Path, stack: ExitStack) -> dict[str, Any]:
     # No broker persistence: with the platform's autosave_on_changes Mosquitto rewrites and
     # fsyncs its database per QoS 1 message (see README), which would measure the broker.
-    broker = PrivateBroker(work / "broker", options=BrokerOptions(persistence=False)).start()
+    broker = bench_broker(work / "broker", BrokerOptions(persistence=False)).start()
     stack.callback(broker.kill)
     server = ChildProcess([str(HERE), "--ack-server", str(broker.port)],
                           work / "server.log")

@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 import paho.mqtt.client as paho
 import psycopg
+from _common import bench_broker, logged_in
 from ingest_load import Fleet, LoadSpec, ceiling_paho
 from ingest_mqtt import session_leftovers
 from ingest_report import Phase, describe, header, per_message, report
@@ -64,7 +65,7 @@ from paho.mqtt.properties import Properties
 from psycopg.conninfo import make_conninfo
 
 from kernel.contract import AccBlock, Event, Topics, Up, Vitals, parse
-from kernel.services.broker import BrokerAddress, BrokerOptions, PrivateBroker
+from kernel.services.broker import BrokerAddress, BrokerOptions
 
 TIMED_AUTOSAVE = BrokerOptions(autosave_on_changes=None)  # Mosquitto's own timer: 1800 s
 
@@ -251,8 +252,7 @@ def ceiling_phase(run: Run) -> dict[str, float]:
 
 def production_phase(run: Run, options: BrokerOptions | None = None) -> Phase:
     """The 2-worker ingest for a few seconds on a broker with the production options."""
-    broker = PrivateBroker(run.tmp / f"broker-{secrets.token_hex(2)}",
-                           options=options or BrokerOptions()).start()
+    broker = bench_broker(run.tmp / f"broker-{secrets.token_hex(2)}", options).start()
     try:
         assert broker.proc is not None
         run = replace(run, cpu_groups={**run.cpu_groups, "mosquitto": [broker.proc.pid]})
@@ -298,7 +298,7 @@ def naive_main(conninfo: str, host: str, port: int, pipe: Connection) -> None:
     client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
     client.on_message = on_message
     client.on_subscribe = lambda *_: pipe.send("ready")
-    client.connect(host, port)
+    logged_in(client).connect(host, port)
     client.subscribe([(f"$share/naive/{root}/gw/+/up/{ch.value}", 1)
                       for ch in (Up.ACC, Up.EVENT, Up.VITALS)])
     client.loop_forever()
@@ -361,7 +361,7 @@ def naive_phase(run: Run, naive: Naive, count: int) -> Phase:
 def backlog_check(run: Run, options: BrokerOptions) -> int:
     """Messages/s a broker with ``options`` accepts from the generator while a backlog builds
     (its only subscriber takes 10 at a time and never acks: an ingest that is down or slow)."""
-    broker = PrivateBroker(run.tmp / f"broker-{secrets.token_hex(2)}", options=options).start()
+    broker = bench_broker(run.tmp / f"broker-{secrets.token_hex(2)}", options).start()
     holder = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-backlog",
                          protocol=paho.MQTTv5, manual_ack=True)
     try:
@@ -370,7 +370,8 @@ def backlog_check(run: Run, options: BrokerOptions) -> int:
         props.ReceiveMaximum = 10
         subscribed = threading.Event()
         holder.on_subscribe = lambda *_: subscribed.set()
-        holder.connect(broker.address.host, broker.address.port, clean_start=False,
+        broker.address.apply(holder).connect(broker.address.host, broker.address.port,
+                                             clean_start=False,
                        properties=props)
         holder.subscribe("$share/hold/bench-backlog/v1/gw/+/up/acc", qos=1)
         holder.loop_start()
@@ -426,7 +427,7 @@ def main() -> int:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-ingest-")))
         children = Children(stack)
         db = Db(stack)
-        broker = PrivateBroker(tmp / "broker", options=TIMED_AUTOSAVE).start()
+        broker = bench_broker(tmp / "broker", TIMED_AUTOSAVE).start()
         stack.callback(broker.kill)
         assert broker.proc is not None
         gens = Generators(plan.generators, children)

@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 import paho.mqtt.client as paho
 import psycopg
-from _common import ChildProcess, emit, parse_args
+from _common import ChildProcess, bench_broker, emit, parse_args
 from hypothesis import HealthCheck, Phase, given, settings
 from paho.mqtt.enums import CallbackAPIVersion
 from psycopg.conninfo import make_conninfo
@@ -67,7 +67,7 @@ from kernel.contract import (
     parse,
 )
 from kernel.contract import Ack as AckMessage
-from kernel.services.broker import BrokerAddress, PrivateBroker
+from kernel.services.broker import BrokerAddress
 from server.alerts.engine import EVENT_ALERTS
 from server.ingest.decode import Incoming, decode
 from server.ingest.poison import Peek
@@ -158,7 +158,7 @@ class Gateways:
         self.client.on_message = self._on_message
         subscribed = threading.Event()
         self.client.on_subscribe = lambda *_: subscribed.set()
-        self.client.connect(broker.host, broker.port)
+        broker.apply(self.client).connect(broker.host, broker.port)
         self.client.subscribe(f"{topics.root}/gw/+/down/ack", qos=1)
         self.client.loop_start()
         if not subscribed.wait(10):
@@ -216,7 +216,7 @@ def leftovers(broker: BrokerAddress, topics: Topics, client_id: str) -> int:
     client.on_message = on_message
     connected = threading.Event()
     client.on_connect = lambda *_: connected.set()
-    client.connect(broker.host, broker.port, clean_start=False)
+    broker.apply(client).connect(broker.host, broker.port, clean_start=False)
     client.loop_start()
     try:
         if not connected.wait(10):
@@ -235,6 +235,8 @@ def fuzz(plan: Plan, db: Db, broker: BrokerAddress, topics: Topics, tmp: Path,
     """Phase 1; see the module's docstring."""
     os.environ.update({"PINGANLING_MQTT_HOST": broker.host,
                        "PINGANLING_MQTT_PORT": str(broker.port),
+                       "PINGANLING_MQTT_USERNAME": broker.username or "",
+                       "PINGANLING_MQTT_PASSWORD": broker.password or "",
                        "PINGANLING_MQTT_ROOT": topics.root,
                        "PINGANLING_INGEST_GROUP": f"fuzz-{secrets.token_hex(3)}"})
     worker = ChildProcess(["-m", "server.ingest.worker", "--index", "0", "--conninfo",
@@ -422,7 +424,7 @@ def main() -> int:
     began = time.monotonic()
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-fuzz-")))
-        broker = PrivateBroker(tmp / "broker").start()
+        broker = bench_broker(tmp / "broker").start()
         stack.callback(broker.stop)
         db = Db(stack)
         topics = Topics(f"bench-{secrets.token_hex(3)}/v1")

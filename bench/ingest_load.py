@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import paho.mqtt.client as paho
+from _common import logged_in
 from ingest_mqtt import KEY_SHIFT, RawPublisher, utf8
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -259,7 +260,7 @@ def ceiling_paho(host: str, port: int, root: str, seconds: float) -> dict[str, f
     client.max_inflight_messages_set(0)  # unlimited: paho's own limit walks all in flight
     client.max_queued_messages_set(0)
     client.on_publish = on_publish
-    client.connect(host, port)
+    logged_in(client).connect(host, port)
     while not client.is_connected():
         client.loop(0.05)
     payload = AccBlock("paho-ceiling", 0, 0, 50.0, 1 / 256,

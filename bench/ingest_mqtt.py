@@ -17,6 +17,7 @@ import time
 from collections import Counter
 
 import numpy as np
+from _common import mqtt_login
 
 from kernel.contract import ACC_HEADER
 
@@ -76,8 +77,12 @@ def mqtt_connect(host: str, port: int, client_id: str, *, resume: bool = False,
     sock = socket.create_connection((host, port), timeout=10)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     props = b"\x11" + (3600).to_bytes(4, "big") + b"\x21\xff\xff" if resume else b""
-    body = (utf8("MQTT") + bytes([5, 0x00 if resume else 0x02]) + struct.pack(">H", 0)
+    login = mqtt_login()  # the benchmark broker's identity: no broker lets anyone in
+    flags = (0x00 if resume else 0x02) | (0xC0 if login["username"] else 0)
+    body = (utf8("MQTT") + bytes([5, flags]) + struct.pack(">H", 0)
             + _varint(len(props)) + props + utf8(client_id))
+    if login["username"]:
+        body += utf8(login["username"]) + utf8(login["password"] or "")
     sock.sendall(b"\x10" + _varint(len(body)) + body)
     head = _read_exact(sock, 2)
     rest = _read_exact(sock, head[1]) if head[1] < 128 else b""

@@ -192,6 +192,8 @@ def start_workers(n: int, conninfo: str, broker: BrokerAddress, root: str, tag: 
     app = f"bench-ingest-{tag}"
     env = {**os.environ, "PINGANLING_MQTT_HOST": broker.host,
            "PINGANLING_MQTT_PORT": str(broker.port), "PINGANLING_MQTT_ROOT": root,
+           "PINGANLING_MQTT_USERNAME": broker.username or "",
+           "PINGANLING_MQTT_PASSWORD": broker.password or "",
            "PINGANLING_INGEST_GROUP": f"bench-{tag}", "PYTHONUNBUFFERED": "1"}
     conninfo = make_conninfo(conninfo, application_name=app)
     workers = Workers([], [logs / f"worker-{tag}-{i}.log" for i in range(n)], app)
@@ -267,7 +269,7 @@ class AckListener:
         self.client.on_message = self._on_message
         subscribed = threading.Event()
         self.client.on_subscribe = lambda *_: subscribed.set()
-        self.client.connect(broker.host, broker.port)
+        broker.apply(self.client).connect(broker.host, broker.port)
         self.client.subscribe(f"{root}/gw/+/down/ack", qos=1)
         self.client.loop_start()
         if not subscribed.wait(10):

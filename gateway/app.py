@@ -89,7 +89,9 @@ class Gateway:
                                      serial=self.serial, provisioning=self.provisioning,
                                      emit=emit, clock=clock)
         self.commands = Commands(Ports(s.id, emit, self.provisioning, self.registry, ble_link,
-                                       self.heartbeats.build, self.counters, self.prompts))
+                                       self.heartbeats.build, self.counters, self.prompts,
+                                       credentials=s.mqtt.credentials(),
+                                       reconnect=lambda: self.uplink.reconnect()))
         self.uplink = Uplink(s, self.outbox, self.counters, wake=rows_added,
                              on_config=self.provisioning.apply_config,
                              on_command=self.commands.handle)

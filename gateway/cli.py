@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
-from gateway import doctor
+from gateway import doctor, enrol
 from gateway import settings as gw_settings
 from gateway.app import Gateway
 from gateway.registry import Registry, UnknownModel
@@ -59,6 +59,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--root", dest="mqtt_root", help="topic root (default pal/v1)")
     run.add_argument("--ble", choices=typing.get_args(BleBackend))
     run.add_argument("--scenario", type=Path, help="with --ble sim: host this scenario's wearables")
+    provision = sub.add_parser(
+        "provision", help="trade a claim code for this gateway's broker identity",
+        description="Post the claim code (from the console) to the server; store the "
+                    "credentials (0600) and gateway.toml in the state directory.")
+    provision.add_argument("--server", required=True, metavar="URL",
+                           help="the server, https://… (http:// only to this machine)")
+    provision.add_argument("--code", required=True, help="the claim code, e.g. ABCD-EFGH")
+    provision.add_argument("--state-dir", dest="state_dir", type=Path,
+                           help="default: $PINGANLING_STATE_DIR/gateway/<id>")
+    provision.add_argument("--ca", type=Path, help="CA certificate to verify the server with")
+    provision.add_argument("--insecure-http", action="store_true",
+                           help="allow http:// to another machine (a network you trust)")
+    provision.add_argument("--run", action="store_true", help="then run the gateway")
+    provision.add_argument("--serial", action="append", metavar="URL",
+                           help="serial link to keep in gateway.toml (repeatable)")
+    provision.add_argument("--ble", choices=typing.get_args(BleBackend))
+    provision.add_argument("--scenario", type=Path,
+                           help="with --ble sim: host this scenario's wearables")
     devices = sub.add_parser("devices", help="list paired devices")
     _common(devices)
     pair = sub.add_parser("pair", help="pair a device (also done remotely by provisioning)")
@@ -95,25 +113,50 @@ def _settings(args: argparse.Namespace) -> GatewaySettings:
 def run(args: argparse.Namespace, ble_backends: Mapping[str, OpenBle] = BLE_BACKENDS) -> int:
     if args.gateway_cmd == "doctor":  # reports a configuration that does not load as a check
         return doctor.main(args)
+    if args.gateway_cmd == "provision":
+        return _provision(args, ble_backends)
     try:
         settings = _settings(args)
     except SettingsError as exc:
         print(f"pinganling gateway: {exc}")
         return 2
     if args.gateway_cmd == "run":
-        open_ble = ble_backends.get(settings.ble)
-        if open_ble is None:
-            print(f"pinganling gateway: ble = {settings.ble!r} is not available here "
-                  f"(available: {', '.join(ble_backends)})")
-            return 2
-        with contextlib.suppress(asyncio.CancelledError):
-            asyncio.run(serve(settings, open_ble))
-        return 0
+        return _serve(settings, ble_backends)
     registry = Registry(settings.db_path)
     try:
         return _local(args, registry)
     finally:
         registry.close()
+
+
+def _serve(settings: GatewaySettings, ble_backends: Mapping[str, OpenBle]) -> int:
+    open_ble = ble_backends.get(settings.ble)
+    if open_ble is None:
+        print(f"pinganling gateway: ble = {settings.ble!r} is not available here "
+              f"(available: {', '.join(ble_backends)})")
+        return 2
+    with contextlib.suppress(asyncio.CancelledError):
+        asyncio.run(serve(settings, open_ble))
+    return 0
+
+
+def _provision(args: argparse.Namespace, ble_backends: Mapping[str, OpenBle]) -> int:
+    extra = {k: v for k, v in (("serial", args.serial), ("ble", args.ble),
+                               ("scenario", str(args.scenario) if args.scenario else None))
+             if v is not None}
+    try:
+        bundle = enrol.claim(args.server, args.code, ca=args.ca,
+                             insecure_http=args.insecure_http)
+        config = enrol.install(bundle, args.state_dir, extra)
+        settings = gw_settings.load(config)
+    except (enrol.EnrolError, SettingsError) as exc:
+        print(f"pinganling gateway provision: {exc}")
+        return 2
+    print(f"gateway {bundle.gateway} provisioned: broker {bundle.mqtt.host}:{bundle.mqtt.port}"
+          f"{' (TLS)' if bundle.mqtt.tls else ''} as {bundle.mqtt.username}\n"
+          f"  settings     {config}\n  credentials  {config.parent / 'credentials.toml'} (0600)"
+          f"\n  run it with   pinganling gateway run -c {config}", flush=True)
+    return _serve(settings, ble_backends) if args.run else 0
 
 
 def _local(args: argparse.Namespace, registry: Registry) -> int:

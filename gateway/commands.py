@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
+from gateway.credentials import Credential, CredentialsFile
 from gateway.emitter import Emit
 from gateway.events import EventData, EventDraft
 from gateway.prompts import Prompt, Prompts
@@ -49,6 +50,8 @@ class Ports:
     status: Callable[[], Heartbeat]
     counters: Counter[str]
     prompts: Prompts
+    credentials: CredentialsFile | None = None  # the broker identity (gateway.credentials)
+    reconnect: Callable[[], None] = lambda: None  # log in again after this command's result
 
 
 Handler = Callable[[Ports, Command], Awaitable[CommandResult]]
@@ -138,6 +141,23 @@ async def status(p: Ports, cmd: Command) -> CommandResult:
     return CommandResult(id=cmd.id, ok=True, data=p.status().model_dump())
 
 
+async def rotate_credentials(p: Ports, cmd: Command) -> CommandResult:
+    """A new broker identity from the server: kept beside the current one and tried at the
+    next login, right after this result (``gateway.credentials``). The server deletes the old
+    identity once it sees the gateway online under the new one."""
+    if p.credentials is None:
+        return CommandResult(id=cmd.id, ok=False, detail="rotate_credentials: this gateway's "
+                             "identity is not in a credentials file (provision it)")
+    username, password = cmd.args.get("username"), cmd.args.get("password")
+    if not isinstance(username, str) or not isinstance(password, str) or not (
+            username and password):
+        return CommandResult(id=cmd.id, ok=False,
+                             detail="rotate_credentials: needs username and password")
+    p.credentials.stage(Credential(username, password))
+    p.reconnect()
+    return CommandResult(id=cmd.id, ok=True, detail=f"logging in as {username}")
+
+
 HANDLERS: Mapping[CommandOp, Handler] = {
     CommandOp.TEST_ALARM: test_alarm,
     CommandOp.PAIR: pair,
@@ -146,6 +166,7 @@ HANDLERS: Mapping[CommandOp, Handler] = {
     CommandOp.ALERT_WEARER: alert_wearer,
     CommandOp.SCAN: scan,
     CommandOp.STATUS: status,
+    CommandOp.ROTATE_CREDENTIALS: rotate_credentials,
 }
 
 

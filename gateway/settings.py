@@ -8,9 +8,14 @@ Example ``gateway.toml``::
     ble = "bleak"                        # "bleak" (real adapter), "none", or "sim" (scenario)
     [mqtt]
     host = "mqtt.example.org"
-    port = 1883
-    username = "gw-home-0001"
-    password_file = "/etc/pinganling/gw-home-0001.secret"
+    port = 8883
+    tls = true
+    ca_file = "/var/lib/pinganling/gw-home-0001/ca.pem"
+    credentials_file = "/var/lib/pinganling/gw-home-0001/credentials.toml"
+
+``pinganling gateway provision`` writes such a file (and the credentials, 0600) from the claim
+code a technician was given; ``username`` and ``password_file`` (or ``password``, in code) name
+an identity by hand instead.
 
 ``load`` reads the file, lets each flag given override its key, and validates the whole: every
 bad or unknown key is one line naming where it came from and the key, e.g.
@@ -26,10 +31,20 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 
+from gateway.credentials import Credential, CredentialsFile
 from kernel.contract import DEFAULT_ROOT, GATEWAY_ID_RE
+from kernel.services.broker import BrokerAddress
 
 
 class SettingsError(ValueError):
@@ -44,21 +59,44 @@ class _Frozen(BaseModel):
 
 
 class MqttSettings(_Frozen):
+    """The broker, and who the gateway is there: ``credentials_file`` (written by
+    ``pinganling gateway provision``, rotated by the server), else ``username`` with
+    ``password_file`` or ``password``. ``tls``: verify the broker against ``ca_file`` (None:
+    the system's trusted CAs)."""
+
     host: str = "127.0.0.1"
     port: int = Field(default=1883, ge=1, le=65535)
     username: str | None = None
+    password: SecretStr | None = None
     password_file: Path | None = None
+    credentials_file: Path | None = None
+    tls: bool = False
+    ca_file: Path | None = None
     root: str = Field(default=DEFAULT_ROOT, min_length=1)
     keepalive_s: int = Field(default=30, ge=1)
     session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
 
-    @field_validator("password_file")
+    @field_validator("password_file", "credentials_file", "ca_file")
     @classmethod
     def _expand(cls, path: Path | None) -> Path | None:
         return path.expanduser() if path else None
 
-    def password(self) -> str | None:
-        return self.password_file.read_text().strip() if self.password_file else None
+    def credentials(self) -> CredentialsFile | None:
+        return CredentialsFile(self.credentials_file) if self.credentials_file else None
+
+    def login(self) -> Credential | None:
+        """The identity given by hand (``username`` and its password), if any."""
+        if not self.username:
+            return None
+        if self.password is not None:
+            return Credential(self.username, self.password.get_secret_value())
+        secret = self.password_file.read_text().strip() if self.password_file else ""
+        return Credential(self.username, secret)
+
+    def address(self, login: Credential | None) -> BrokerAddress:
+        """The broker, logged in as ``login``."""
+        return BrokerAddress(self.host, self.port, login.username if login else None,
+                             login.password if login else None, self.tls, self.ca_file)
 
 
 class GatewaySettings(_Frozen):

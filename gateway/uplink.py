@@ -4,6 +4,11 @@ The outbox is the source of truth. This module only moves its rows to the broker
 window in flight, alarms first) and turns downlink messages (acks, config, commands) into calls:
 ``on_config`` with each retained config, ``on_command`` with each command, whose result it
 publishes on ``Up.CMD_RESULT``. It sends whenever ``wake`` is set (the outbox sets it as it adds).
+
+It logs in as the identity of ``gateway.credentials`` (or the one given by hand), over TLS when
+configured. During a rotation it tries the next identity first: accepted, it becomes the only
+one; refused by the broker, it is dropped. ``reconnect()`` (the rotation command) ends the
+session after the current command's result is published, and the next one starts at once.
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from gateway.credentials import Credential
 from gateway.outbox import Item, Kind, Outbox
 from gateway.settings import GatewaySettings
 from kernel import __version__
-from kernel.backoff import Backoff
+from kernel.backoff import Backoff, stop_if_cancelled
 from kernel.contract import (
     Ack,
     Command,
@@ -39,6 +45,18 @@ from kernel.contract import (
 from kernel.tasks import until_first_ends
 
 log = logging.getLogger(__name__)
+
+# CONNACK reason codes of a login the broker refuses (MQTT 5; 4 and 5 in MQTT 3.1.1)
+REFUSED_LOGIN = frozenset({134, 135, 4, 5})
+
+
+class _Reconnect(Exception):
+    """Ends the session so that the next one logs in again (a rotated identity)."""
+
+
+def _refused_login(error: BaseException) -> bool:
+    rc = getattr(error, "rc", None)
+    return isinstance(error, aiomqtt.MqttCodeError) and getattr(rc, "value", rc) in REFUSED_LOGIN
 
 
 class Uplink:
@@ -60,15 +78,29 @@ class Uplink:
         self._inflight: set[int] = set()
         self._sent_at: dict[int, float] = {}
         self._published_telemetry: list[int] = []
+        self._reconnect = False
+        self.identity: Credential | None = None  # who the current session logged in as
 
-    def _client_for_session(self) -> aiomqtt.Client:
+    def reconnect(self) -> None:
+        """Log in again once the command being handled has its result published."""
+        self._reconnect = True
+
+    def _login(self) -> tuple[Credential | None, bool]:
+        """Who to log in as now, and whether that is a rotation's next identity."""
+        file = self.settings.mqtt.credentials()
+        if file is None:
+            return self.settings.mqtt.login(), False
+        current, nxt = file.read()
+        return (nxt, True) if nxt is not None else (current, False)
+
+    def _client_for_session(self, login: Credential | None) -> aiomqtt.Client:
         s = self.settings
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = s.mqtt.session_expiry_s
         offline = Status(state="offline", version=__version__)
         client = aiomqtt.Client(
-            s.mqtt.host, s.mqtt.port, identifier=s.id, username=s.mqtt.username,
-            password=s.mqtt.password(), protocol=aiomqtt.ProtocolVersion.V5,
+            **s.mqtt.address(login).aiomqtt_args(), identifier=s.id,
+            protocol=aiomqtt.ProtocolVersion.V5,
             clean_start=False, properties=props, keepalive=s.mqtt.keepalive_s, timeout=10,
             will=aiomqtt.Will(self.topics.up(s.id, Up.STATUS), dump(offline), qos=1, retain=True),
             max_inflight_messages=s.inflight, max_queued_incoming_messages=10_000,
@@ -80,18 +112,28 @@ class Uplink:
         """Connect, serve, and reconnect with jittered backoff, until cancelled."""
         backoff = Backoff(initial=0.5, maximum=30.0)
         while True:
+            login, trying_next = self._login()
+            again = False
             try:
-                async with self._client_for_session() as client:
+                async with self._client_for_session(login) as client:
                     backoff.reset()
+                    if trying_next:
+                        self._rotated(login)
+                        trying_next = False
+                    self.identity = login
                     try:
                         await self._session(client)
                     except asyncio.CancelledError:
                         await self._say_offline(client)
                         raise
+            except* _Reconnect:
+                self._reconnect, again = False, True  # log in again at once
             except* aiomqtt.MqttError as group:
                 self.counters["mqtt_disconnects"] += 1
+                if trying_next and _refused_login(group.exceptions[0]):
+                    self._refused_next(login)
                 log.warning("MQTT %s:%d: %s", self.settings.mqtt.host, self.settings.mqtt.port,
-                            group.exceptions[0])
+                            str(group.exceptions[0]))  # text: the error holds its socket
             except* Exception as group:  # the task's outer edge: log, count, reconnect
                 self.counters["uplink_errors"] += 1
                 log.error("gateway %s uplink failed; reconnecting", self.settings.id,
@@ -101,7 +143,26 @@ class Uplink:
                 self.connected.clear()
                 self._inflight.clear()
                 self._sent_at.clear()
-            await backoff.sleep()
+            if not again:
+                await backoff.sleep()
+
+    def _rotated(self, login: Credential | None) -> None:
+        """The broker accepted the next identity: it is the only one now."""
+        file = self.settings.mqtt.credentials()
+        if file is not None:
+            file.promote()
+        self.counters["credentials_rotated"] += 1
+        log.warning("gateway %s: logged in as %s, its new broker identity", self.settings.id,
+                    login.username if login else "-")
+
+    def _refused_next(self, login: Credential | None) -> None:
+        """The broker refused the next identity: keep the current one."""
+        file = self.settings.mqtt.credentials()
+        if file is not None:
+            file.discard_next()
+        self.counters["credentials_refused"] += 1
+        log.error("gateway %s: the broker refused the new identity %s; keeping the current one",
+                  self.settings.id, login.username if login else "-")
 
     async def _say_offline(self, client: aiomqtt.Client) -> None:
         """On a clean stop the broker sends no LWT: publish the offline status ourselves."""
@@ -113,14 +174,16 @@ class Uplink:
     async def _session(self, client: aiomqtt.Client) -> None:
         gw = self.settings.id
         await client.subscribe(self.topics.gateway_down_all(gw), qos=1)
-        online = Status(state="online", ts=time.time(), version=__version__)
+        online = Status(state="online", ts=time.time(), version=__version__,
+                        user=self.identity.username if self.identity else None)
         await client.publish(self.topics.up(gw, Up.STATUS), dump(online), qos=1, retain=True)
         self.outbox.resend_all_now()
         self._client = client
         self.connected.set()
         self.counters["mqtt_connects"] += 1
-        log.info("MQTT connected to %s:%d as %s", self.settings.mqtt.host,
-                 self.settings.mqtt.port, gw)
+        log.info("MQTT connected to %s:%d as %s (user %s%s)", self.settings.mqtt.host,
+                 self.settings.mqtt.port, gw, self.identity.username if self.identity else "-",
+                 ", TLS" if self.settings.mqtt.tls else "")
         publishing: set[asyncio.Task[None]] = set()
         await until_first_ends(
             asyncio.create_task(self._receive(client), name="uplink-receive"),
@@ -137,6 +200,8 @@ class Uplink:
         except aiomqtt.MqttError as exc:
             log.info("publish on %s failed: %s", channel, exc)
             return False
+        finally:
+            stop_if_cancelled()  # on 3.11 aiomqtt's wait_for can swallow the caller's cancel
         return True
 
     # ------------------------------------------------------------------------------ outbox pump
@@ -232,5 +297,7 @@ class Uplink:
         elif channel == Down.CMD:
             result = await self.on_command(parse(Command, payload))
             await self.publish(Up.CMD_RESULT, dump(result))
+            if self._reconnect:
+                raise _Reconnect
         else:
             raise ContractError("bad_topic", f"not a downlink channel: {channel}")

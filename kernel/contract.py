@@ -15,9 +15,10 @@ Topic tree (``root`` defaults to ``pal/v1``; tests give each run its own root)::
     {root}/gw/{gateway}/down/config     retained JSON GatewayConfig
     {root}/gw/{gateway}/down/cmd        JSON Command
 
-A gateway writes only ``{root}/gw/{its id}/up/#`` and reads only ``{root}/gw/{its id}/down/#``,
-so a Mosquitto ACL ``pattern write pal/v1/gw/%u/up/#`` / ``pattern read pal/v1/gw/%u/down/#``
-confines its credentials to its own subtree.
+A gateway writes only ``{root}/gw/{its id}/up/#`` and reads only ``{root}/gw/{its id}/down/#``;
+the broker confines each identity to what it needs (``Topics.gateway_grants``,
+``Topics.service_grants``: the dynamic-security plugin's ACLs; ``Topics.acl``: the same for a
+Mosquitto ACL file).
 """
 
 from __future__ import annotations
@@ -156,11 +157,70 @@ class Topics:
         raise ContractError("bad_topic", f"unknown channel {direction}/{channel}: {topic!r}")
 
     def acl(self) -> str:
-        """Mosquitto ACL pattern lines confining each gateway (username = gateway id)."""
+        """Mosquitto ACL-file pattern lines confining each gateway (username = gateway id)."""
         return (
             f"pattern write {self.root}/gw/%u/up/#\n"
             f"pattern read {self.root}/gw/%u/down/#\n"
         )
+
+    # --------------------------------------------------------------- who may do what, by role
+
+    def gateway_grants(self, gateway: str) -> tuple[Grant, ...]:
+        """A gateway: publish its own ``up/``, read its own ``down/``, nothing else."""
+        up, down = self.gateway_up_all(gateway), self.gateway_down_all(gateway)
+        return (Grant(Access.PUBLISH, up), Grant(Access.SUBSCRIBE, down),
+                Grant(Access.RECEIVE, down))
+
+    def service_grants(self, service: Service) -> tuple[Grant, ...]:
+        """The least each server client needs (see ``Service``)."""
+        gw = f"{self.root}/gw/+"
+        if service == Service.INGEST:
+            return (Grant(Access.SUBSCRIBE, f"$share/+/{gw}/up/#"),
+                    Grant(Access.RECEIVE, f"{gw}/up/#"),
+                    Grant(Access.PUBLISH, f"{gw}/down/{Down.ACK.value}"),
+                    Grant(Access.PUBLISH, self.server_sync("+")))
+        if service == Service.PRESENCE:
+            status = self.all_of(Up.STATUS)
+            return (Grant(Access.SUBSCRIBE, status), Grant(Access.RECEIVE, status))
+        if service == Service.API:
+            results = self.all_of(Up.CMD_RESULT)
+            return (Grant(Access.PUBLISH, f"{gw}/down/{Down.CONFIG.value}"),
+                    Grant(Access.PUBLISH, f"{gw}/down/{Down.CMD.value}"),
+                    # clears the retained status of a gateway whose identity was revoked
+                    Grant(Access.PUBLISH, self.all_of(Up.STATUS)),
+                    Grant(Access.SUBSCRIBE, results), Grant(Access.RECEIVE, results))
+        return (Grant(Access.SUBSCRIBE, self.all_up()), Grant(Access.RECEIVE, self.all_up()))
+
+    def broker_name(self, name: str) -> str:
+        """A broker client or role name of this root. Names are unique in a broker, which
+        roots may share (tests, a staging root beside production): any root but the default
+        prefixes its own."""
+        return name if self.root == DEFAULT_ROOT else f"{self.root}:{name}"
+
+
+class Access(StrEnum):
+    """What a grant allows (the dynamic-security plugin's ACL types)."""
+
+    PUBLISH = "publishClientSend"
+    RECEIVE = "publishClientReceive"
+    SUBSCRIBE = "subscribePattern"  # any subscription within the topic filter
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One thing an identity may do on the broker: ``access`` to ``topic`` (a filter)."""
+
+    access: Access
+    topic: str
+
+
+class Service(StrEnum):
+    """The server's broker identities, each with its own least rights."""
+
+    INGEST = "ingest"  # shared subscriptions on up/; publishes down/ack and its sync topic
+    PRESENCE = "presence"  # reads up/status
+    API = "api"  # publishes down/config and down/cmd; reads up/cmd_result
+    MONITOR = "monitor"  # reads up/ (``pinganling monitor``, a technician's eyes)
 
 
 # ------------------------------------------------------------------------------------- payloads
@@ -226,9 +286,13 @@ def event_id(gateway: str, inc: str | None, n: int) -> str:
 
 
 class Status(_Payload):
+    """Retained; the LWT says offline. ``user``: the broker username the gateway logged in as
+    (the server finishes a credential rotation when it sees the new one online)."""
+
     state: Literal["online", "offline"]
     ts: UnixTime | None = None
     version: Text | None = None
+    user: Text | None = None
 
 
 MAX_ACK_IDS = 10_000
@@ -333,6 +397,8 @@ class CommandOp(StrEnum):
     STATUS = "status"
     PREWARN = "prewarn"  # inactivity pre-warning: the elder is prompted, answers with a press
     ALERT_WEARER = "alert_wearer"  # a detected fall: the wearable alerts, the wearer may cancel
+    # a new broker identity (args username, password): the gateway logs in with it at once
+    ROTATE_CREDENTIALS = "rotate_credentials"
 
 
 CommandArgs = dict[str, str | int | float | bool]

@@ -1,5 +1,6 @@
 """The demo's world: a district, its street and communities, three homes played by simulator
-scenarios and one more (a resident away visiting family), contacts with several numbers and
+scenarios, a fourth whose gateway a newcomer provisions (``NEW_HOME``), two more without a
+gateway (a resident away visiting family, one in hospital), contacts with several numbers and
 keys, statuses, and generated logins (kept in the state directory, never in the repository)."""
 
 from __future__ import annotations
@@ -115,6 +116,14 @@ QUIET_HOMES = (
 )
 
 
+# Registered for its home, its gateway waiting for a claim: the demo prints the code and the
+# command that provisions it (the gateway runs with the scenario's wrist band simulated).
+NEW_HOME = HomeProfile("gw-demo-0004", "newhome", "08:00", 1, "和平街 9 号 1 单元 101", "3571", (
+    Person("赵桂芳", "F", date(1945, 9, 12), ("独居", "高龄"), ("高血压",), ("硝苯地平",),
+           contacts=(("赵磊", "儿子", "13800004001"),)),))
+ALL_HOMES = (*HOMES, NEW_HOME)
+
+
 def device_uid(device: Any) -> str:
     return rf_uid(device.id) if device.id is not None else ble_uid(device.address)
 
@@ -133,22 +142,30 @@ def resident_id(conn: psycopg.Connection[Any], home: HomeProfile, scenario: Scen
 
 def seed(conn: psycopg.Connection[Any], scenarios: dict[str, Scenario],
          credentials: Path) -> dict[str, dict[str, str]]:
-    """Create the world once (idempotent) and the logins; returns username/password per role."""
+    """Create the world once (idempotent: a home whose gateway exists is not made again) and
+    the logins; returns username/password per role. ``scenarios``: those of ``ALL_HOMES``."""
     with conn.transaction():
-        if conn.execute("SELECT 1 FROM regions WHERE name = %s AND level = '街道'",
-                        (STREET,)).fetchone():
-            return _logins(conn, credentials)
-        district = add_region(conn, RegionIn(name=DISTRICT, level="区"))
-        street = add_region(conn, RegionIn(name=STREET, level="街道", parent_id=district))
-        communities = [add_region(conn, RegionIn(name=n, level="社区", parent_id=street))
-                       for n in COMMUNITIES]
-        for home in HOMES:
-            _home(conn, home, scenarios[home.scenario], communities[home.community])
+        district = _region(conn, DISTRICT, "区", None)
+        street = _region(conn, STREET, "街道", district)
+        communities = [_region(conn, name, "社区", street) for name in COMMUNITIES]
+        for home in ALL_HOMES:
+            if not conn.execute("SELECT 1 FROM gateways WHERE id = %s",
+                                (home.gateway,)).fetchone():
+                _home(conn, home, scenarios[home.scenario], communities[home.community])
         for address, community, person in QUIET_HOMES:
-            home_id = add_home(conn, HomeIn(region_id=communities[community], address=address,
-                                            notes="一楼，门口有台阶"))
-            _person(conn, home_id, person)
+            if not conn.execute("SELECT 1 FROM homes WHERE address = %s", (address,)).fetchone():
+                home_id = add_home(conn, HomeIn(region_id=communities[community],
+                                                address=address, notes="一楼，门口有台阶"))
+                _person(conn, home_id, person)
         return _logins(conn, credentials)
+
+
+def _region(conn: psycopg.Connection[Any], name: str, level: str, parent: int | None) -> int:
+    """The region ``name`` of ``level`` under ``parent``, made when missing."""
+    found = conn.execute("SELECT id FROM regions WHERE name = %s AND level = %s "
+                         "AND parent_id IS NOT DISTINCT FROM %s", (name, level, parent)).fetchone()
+    return int(found[0]) if found else add_region(
+        conn, RegionIn(name=name, level=level, parent_id=parent))
 
 
 def _person(conn: psycopg.Connection[Any], home_id: int, p: Person) -> int:

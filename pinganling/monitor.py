@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from pathlib import Path
 from typing import TextIO
 
 import aiomqtt
@@ -30,11 +32,19 @@ from kernel.contract import (
     dump,
     parse,
 )
+from kernel.services.broker import BrokerAddress
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=1883)
+    parser.add_argument("--username", default=os.environ.get("PINGANLING_MQTT_USERNAME"),
+                        help="broker identity (default $PINGANLING_MQTT_USERNAME); a monitor "
+                             "identity reads up/ only")
+    parser.add_argument("--password-file", type=Path,
+                        help="file holding its password (default $PINGANLING_MQTT_PASSWORD)")
+    parser.add_argument("--tls", action="store_true", help="connect over TLS")
+    parser.add_argument("--ca", type=Path, help="CA certificate to verify the broker with")
     parser.add_argument("--root", default=Topics().root, help="topic root")
     parser.add_argument("--ack", action="store_true",
                         help="acknowledge events (only where no server runs!)")
@@ -42,11 +52,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    password = (args.password_file.read_text().strip() if args.password_file
+                else os.environ.get("PINGANLING_MQTT_PASSWORD"))
+    broker = BrokerAddress(args.host, args.port, args.username, password, args.tls or bool(
+        args.ca), args.ca)
     try:
-        asyncio.run(monitor(args.host, args.port, Topics(args.root), ack=args.ack,
-                            telemetry=args.telemetry))
+        asyncio.run(monitor(broker, Topics(args.root), ack=args.ack, telemetry=args.telemetry))
     except aiomqtt.MqttError as exc:
-        print(f"pinganling monitor: broker {args.host}:{args.port}: {exc}", file=sys.stderr)
+        print(f"pinganling monitor: broker {broker.url}: {exc}", file=sys.stderr)
         return 1
     return 0
 
@@ -113,17 +126,22 @@ class Acker:
                 await self.client.publish(self.topics.down(gw, Down.ACK), dump(ack), qos=1)
 
 
-async def monitor(host: str, port: int, topics: Topics, *, ack: bool, telemetry: bool,
+async def monitor(broker: BrokerAddress, topics: Topics, *, ack: bool, telemetry: bool,
                   out: TextIO = sys.stdout,
                   on_event: Callable[[Event], None] | None = None,
                   on_subscribed: Callable[[], None] | None = None) -> None:
-    """Print every uplink message; acknowledge events when ``ack``."""
-    async with aiomqtt.Client(host, port, protocol=aiomqtt.ProtocolVersion.V5) as client:
-        await client.subscribe(topics.all_up(), qos=1)
+    """Print every uplink message; acknowledge events when ``ack``. A subscription the broker
+    refuses (an identity without the right) is an ``aiomqtt.MqttError``."""
+    async with aiomqtt.Client(**broker.aiomqtt_args(),
+                              protocol=aiomqtt.ProtocolVersion.V5) as client:
+        granted = await client.subscribe(topics.all_up(), qos=1)
+        refused = [code for code in granted or () if getattr(code, "is_failure", False)]
+        if refused:
+            raise aiomqtt.MqttCodeError(refused[0], f"subscription to {topics.all_up()} refused")
         if on_subscribed:
             on_subscribed()
         acker = Acker(client, topics)
-        print(f"monitoring mqtt://{host}:{port}/{topics.all_up()}"
+        print(f"monitoring {broker.url}/{topics.all_up()}"
               f"{' (acknowledging events)' if ack else ''}", file=out, flush=True)
         async for message in client.messages:
             topic, payload = str(message.topic), bytes(message.payload or b"")

@@ -25,6 +25,7 @@ from server.api import (
     auth_routes,
     charts_routes,
     directory_routes,
+    enrol_routes,
     errors,
     limits,
     live,
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, *, ingest: bool = True,
             state.settings, state.conninfo, state.pool = rt.settings, rt.conninfo, rt.pool
             state.fanout, state.presence, state.ingest = rt.fanout, rt.presence, rt.ingest
             state.supervisor = rt.supervisor
+            state.broker_access = rt.access
             state.database_probe = DatabaseProbe(rt.conninfo)
             yield
 
@@ -60,7 +62,7 @@ def create_app(settings: Settings | None = None, *, ingest: bool = True,
     errors.install(app)
     limits.install(app, settings)
     for module in (auth_routes, alerts_routes, charts_routes, directory_routes, reports_routes,
-                   users_routes, live):
+                   users_routes, live, enrol_routes):
         app.include_router(module.router)
 
     @app.exception_handler(psycopg.OperationalError)

@@ -18,5 +18,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = Settings()
     uvicorn.run(create_app(settings), host=args.host or settings.http_host,
-                port=args.port or settings.http_port, log_level="info")
+                port=args.port or settings.http_port, log_level="info",
+                **settings.uvicorn_tls())  # HTTPS when PINGANLING_HTTP_TLS_CERT / _KEY are set
     return 0

@@ -49,9 +49,7 @@ class PresenceListener:
         backoff = Backoff(initial=0.5, maximum=15.0)
         while True:
             try:
-                async with aiomqtt.Client(self.broker.host, self.broker.port,
-                                          username=self.broker.username,
-                                          password=self.broker.password,
+                async with aiomqtt.Client(**self.broker.aiomqtt_args(),
                                           identifier=self.client_id,
                                           protocol=aiomqtt.ProtocolVersion.V5) as client:
                     await client.subscribe(self.topics.all_of(Up.STATUS), qos=1)

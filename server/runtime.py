@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -23,9 +24,12 @@ from typing import Any
 import httpx
 from psycopg_pool import ConnectionPool
 
+from kernel.contract import Status
 from kernel.supervisor import Supervised, Supervisor, plain
 from server import database
 from server.detect.worker import DetectorWorker
+from server.enrol.broker import BrokerAccess, BrokerUnavailable
+from server.enrol.presence import RotationWatch
 from server.fanout import Fanout
 from server.ingest.pool import IngestPool
 from server.jobs import (
@@ -41,6 +45,8 @@ from server.jobs import (
 )
 from server.presence import PresenceListener
 from server.settings import Settings
+
+log = logging.getLogger(__name__)
 
 LISTENER_DEADLINE_S = 15.0  # presence and the live feed: not subscribed this long is degraded
 WEBHOOK_TIMEOUT_S = 5.0
@@ -58,6 +64,7 @@ class Runtime:
     presence: PresenceListener
     ingest: IngestPool
     supervisor: Supervisor
+    access: BrokerAccess | None = None  # gateway and service identities in the broker
 
 
 @asynccontextmanager
@@ -83,14 +90,46 @@ async def running(settings: Settings, *, ingest: bool = True,
 
         jobs_db = connection()  # short jobs: presence, supervision, escalation
         periodic = _periodic(settings, jobs_db, connection, http)
+        access = await _broker_access(settings)
+        stack.callback(access.stop)
         runtime = Runtime(settings, conninfo, pool, Fanout(conninfo),
-                          PresenceListener(settings.broker(), settings.topics(),
-                                           GatewayStatus(jobs_db)),
-                          IngestPool(settings, conninfo), Supervisor("server"))
+                          PresenceListener(settings.broker("presence"), settings.topics(),
+                                           _on_status(jobs_db, access)),
+                          IngestPool(settings, conninfo), Supervisor("server"), access)
         stack.push_async_callback(runtime.ingest.stop)
         stack.push_async_callback(runtime.supervisor.stop)  # first out: before connections
         _start(runtime, periodic, ingest=ingest)
         yield runtime
+
+
+async def _broker_access(settings: Settings) -> BrokerAccess:
+    """The broker's administrator connection; the services' identities made (or refreshed)
+    before anything logs in as them. A broker that refuses is logged: the server still runs,
+    without provisioning, and its clients retry."""
+    access = BrokerAccess(settings)
+    access.start()
+    logins = settings.service_logins()
+    if access.configured and logins:
+        try:
+            await asyncio.to_thread(access.ensure_services, logins)
+        except BrokerUnavailable as exc:
+            log.error("the services' broker identities were not made: %s", exc)
+    return access
+
+
+def _on_status(db: Db, access: BrokerAccess) -> Callable[[str, Status], Awaitable[None]]:
+    """Presence: record the gateway's state; a gateway online under its new identity finishes
+    its rotation (``server.enrol.presence``)."""
+    record = GatewayStatus(db)
+    if not access.configured:
+        return record
+    watch = RotationWatch(db, access)
+
+    async def on_status(gateway: str, status: Status) -> None:
+        await record(gateway, status)
+        await watch(gateway, status)
+
+    return on_status
 
 
 def _periodic(s: Settings, db: Db, connection: Callable[[], Db],

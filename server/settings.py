@@ -9,16 +9,19 @@ from __future__ import annotations
 import socket
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from kernel.contract import DEFAULT_ROOT, Topics
+from kernel.contract import DEFAULT_ROOT, Service, Topics
 from kernel.services.broker import BrokerAddress
+from kernel.services.dynsec import Login
 from server.auth.throttle import LoginLimits
 from server.store.config import BackendChoice, StoreConfig
 
 DEFAULT_HTTP_MAX_BODY = 256 * 1024
+Identity = Literal["ingest", "presence", "api", "monitor", "admin"]
 
 
 class Settings(BaseSettings):
@@ -45,12 +48,43 @@ class Settings(BaseSettings):
     http_port: int = 8080
     http_max_body: int = Field(default=DEFAULT_HTTP_MAX_BODY, ge=1, description="largest "
                                "request body in bytes; a larger one is refused with 413")
+    http_tls_cert: Path | None = Field(default=None, description="certificate (chain) to serve "
+                                       "HTTPS with; with http_tls_key")
+    http_tls_key: Path | None = None
+
+    # --- gateway enrolment
+    claim_ttl: timedelta = Field(default=timedelta(hours=24), description="a claim code is "
+                                 "good this long")
+    claim_attempts: int = Field(default=10, ge=1, description="wrong claim codes one address "
+                                "may send per 10 minutes (then 429)")
 
     # --- MQTT and ingest
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = 1883
+    mqtt_tls: bool = Field(default=False, description="connect to the broker over TLS")
+    mqtt_ca_file: Path | None = Field(default=None, description="CA certificate(s) to verify "
+                                      "the broker with (also given to provisioned gateways); "
+                                      "unset: the system's trusted CAs")
+    # Each server client logs in as its own identity (see README "The broker"); one without
+    # its own uses mqtt_username (a single-identity broker, the tests' privileged identity).
     mqtt_username: str | None = None
-    mqtt_password: str | None = None
+    mqtt_password: SecretStr | None = None
+    mqtt_ingest_username: str | None = None
+    mqtt_ingest_password: SecretStr | None = None
+    mqtt_presence_username: str | None = None
+    mqtt_presence_password: SecretStr | None = None
+    mqtt_api_username: str | None = None
+    mqtt_api_password: SecretStr | None = None
+    mqtt_monitor_username: str | None = Field(default=None, description="a read-only identity "
+                                              "for `pinganling monitor`, created like the others")
+    mqtt_monitor_password: SecretStr | None = None
+    mqtt_admin_username: str | None = Field(default=None, description="the dynamic-security "
+                                            "plugin's administrator: gateway identities and "
+                                            "the services' own; never used for data")
+    mqtt_admin_password: SecretStr | None = None
+    mqtt_public_host: str | None = Field(default=None, description="the broker as gateways "
+                                         "reach it (their credential bundle); unset: mqtt_host")
+    mqtt_public_port: int | None = None
     mqtt_root: str = Field(default=DEFAULT_ROOT, description="topic root of the contract")
     ingest_workers: int = Field(default=2, ge=1, description="telemetry ingest processes on "
                                 "one shared subscription")
@@ -118,9 +152,41 @@ class Settings(BaseSettings):
                            self.login_first_delay, self.login_max_delay,
                            self.login_forget_after)
 
-    def broker(self) -> BrokerAddress:
-        return BrokerAddress(self.mqtt_host, self.mqtt_port, self.mqtt_username,
-                             self.mqtt_password)
+    def broker(self, identity: Identity = "api") -> BrokerAddress:
+        """The broker, logged in as ``identity`` (default: the API's, which publishes down/
+        config and commands): its own username when configured, else ``mqtt_username``."""
+        username = getattr(self, f"mqtt_{identity}_username")
+        password: SecretStr | None = getattr(self, f"mqtt_{identity}_password")
+        if not username and identity != "admin":
+            username, password = self.mqtt_username, self.mqtt_password
+        return BrokerAddress(self.mqtt_host, self.mqtt_port, username,
+                             password.get_secret_value() if password else None,
+                             self.mqtt_tls, self.mqtt_ca_file)
+
+    def broker_admin(self) -> Login | None:
+        """The dynamic-security administrator, when configured (else no provisioning)."""
+        if not self.mqtt_admin_username or self.mqtt_admin_password is None:
+            return None
+        return Login(self.mqtt_admin_username, self.mqtt_admin_password.get_secret_value())
+
+    def service_logins(self) -> dict[Service, Login]:
+        """The services' own identities that are configured (made in the broker at start-up
+        when the administrator is)."""
+        found = {}
+        for service in Service:
+            username = getattr(self, f"mqtt_{service.value}_username")
+            password: SecretStr | None = getattr(self, f"mqtt_{service.value}_password")
+            if username and password is not None:
+                found[service] = Login(username, password.get_secret_value())
+        return found
+
+    def uvicorn_tls(self) -> dict[str, Any]:
+        """uvicorn's options for HTTPS (none without a certificate)."""
+        if self.http_tls_cert is None:
+            return {}
+        if self.http_tls_key is None:
+            raise ValueError("PINGANLING_HTTP_TLS_CERT needs PINGANLING_HTTP_TLS_KEY")
+        return {"ssl_certfile": str(self.http_tls_cert), "ssl_keyfile": str(self.http_tls_key)}
 
     def topics(self) -> Topics:
         return Topics(self.mqtt_root)

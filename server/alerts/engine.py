@@ -60,7 +60,9 @@ def on_events(conn: psycopg.Connection[Any], events: Sequence[Event]) -> list[in
     ctx = contexts(conn, sorted({e.device for e in relevant}))
     touched = []
     for e in relevant:
-        known = e.device in ctx
+        # a device is known where its gateway reports it: one paired elsewhere (a forged or
+        # misrouted event) is alerted at the reporting gateway's home, never at the other
+        known = e.device in ctx and ctx[e.device].gateway_id == e.gw
         c = ctx[e.device] if known else unknown_device_context(conn, e)
         answered = answers.answer(conn, e)
         if answered is not None:
@@ -86,8 +88,9 @@ def on_events(conn: psycopg.Connection[Any], events: Sequence[Event]) -> list[in
 
 
 def unknown_device_context(conn: psycopg.Connection[Any], event: Event) -> Context:
-    """A device the server does not know (not paired here, or paired at the gateway only):
-    its alert belongs to the gateway's home and region, so that region's operators see it.
+    """A device the server does not know at this gateway (not paired here, paired at the
+    gateway only, or paired at another gateway): its alert belongs to the gateway's home and
+    region, so that region's operators see it.
     Where the gateway has no home either, the alert has no region: every operator sees it."""
     log.warning("event %s: device %s is not known to the server; the alert goes to gateway "
                 "%s's home", event.id, event.device, event.gw)

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
          405: "method_not_allowed", 409: "conflict", 413: "too_large", 422: "invalid",
-         429: "rate_limited", 500: "internal"}
+         429: "rate_limited", 500: "internal", 503: "unavailable"}
 
 
 class ErrorDetail(BaseModel):

@@ -55,8 +55,7 @@ class IngestClient:
         self.client = LeanClient(CallbackAPIVersion.VERSION2, client_id=client_id,
                                  protocol=paho.MQTTv5, manual_ack=True,
                                  on_publish_fast=self._on_publish)
-        if broker.username:
-            self.client.username_pw_set(broker.username, broker.password)
+        broker.apply(self.client)  # its identity, and TLS when configured
         self.client.reconnect_delay_set(1, 10)
         self.client.max_queued_messages_set(0)
         self.client.max_inflight_messages_set(1000)  # app acks to many gateways at once

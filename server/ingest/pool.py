@@ -17,12 +17,19 @@ log = logging.getLogger(__name__)
 
 def worker_env(settings: Settings, conninfo: str) -> dict[str, str]:
     """The environment a worker process reads its configuration from."""
-    env = {**os.environ, CONNINFO_ENV: conninfo}
-    for name in ("mqtt_host", "mqtt_port", "mqtt_username", "mqtt_password", "mqtt_root",
-                 "ingest_group", "ingest_batch_rows", "ingest_queue", "node_id"):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PINGANLING_MQTT_")}
+    env[CONNINFO_ENV] = conninfo
+    for name in ("mqtt_host", "mqtt_port", "mqtt_root", "ingest_group", "ingest_batch_rows",
+                 "ingest_queue", "node_id"):
         value = getattr(settings, name)
         if value is not None:
             env[f"PINGANLING_{name.upper()}"] = str(value)
+    ingest = settings.broker("ingest")  # the worker gets its own identity, and no other
+    env.update({"PINGANLING_MQTT_TLS": str(ingest.tls).lower(),
+                **({"PINGANLING_MQTT_CA_FILE": str(ingest.ca_file)} if ingest.ca_file else {}),
+                **({"PINGANLING_MQTT_USERNAME": ingest.username,
+                    "PINGANLING_MQTT_PASSWORD": ingest.password or ""} if ingest.username
+                   else {})})
     env["PINGANLING_INGEST_MAX_AGE"] = f"PT{settings.ingest_max_age.total_seconds()}S"
     return env
 

@@ -102,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                                "%(message)s")
     s = Settings()
     worker = IngestWorker(WorkerConfig(
-        s.broker(), s.topics(), args.conninfo, args.index, s.ingest_group, s.node_id, args.role,
-        s.ingest_queue, s.ingest_batch_rows, s.ingest_max_age.total_seconds()),
+        s.broker("ingest"), s.topics(), args.conninfo, args.index, s.ingest_group, s.node_id,
+        args.role, s.ingest_queue, s.ingest_batch_rows, s.ingest_max_age.total_seconds()),
         on_events=alert_hook(), on_dead_alarm=dead_alarm_hook())
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

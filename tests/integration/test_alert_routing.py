@@ -21,6 +21,7 @@ from server.app import create_app
 from server.directory import DeviceIn, GatewayIn, HomeIn, add_device, add_gateway, add_home
 from server.settings import Settings
 from server.store import insert_events
+from tests.fixtures.broker import server_broker
 from tests.fixtures.ingest import make_event
 from tests.fixtures.world import GATEWAY, PASSWORD, World
 
@@ -29,8 +30,8 @@ STRANGER = "rf-99999999"  # paired at no gateway the server knows of
 
 @pytest.fixture
 def client(world: World, mqtt_broker: BrokerAddress, topics: Topics) -> Iterator[TestClient]:
-    settings = Settings(database_url=world.schema.conninfo, mqtt_host=mqtt_broker.host,
-                        mqtt_port=mqtt_broker.port, mqtt_root=topics.root)
+    settings = Settings(database_url=world.schema.conninfo, **server_broker(mqtt_broker),
+                        mqtt_root=topics.root)
     with TestClient(create_app(settings, ingest=False)) as c:
         yield c
 

@@ -16,6 +16,7 @@ from server.alerts import engine
 from server.app import create_app
 from server.settings import Settings
 from server.store import insert_events
+from tests.fixtures.broker import server_broker
 from tests.fixtures.ingest import make_event
 from tests.fixtures.world import BUTTON, GATEWAY, PASSWORD, World
 
@@ -24,8 +25,8 @@ _n = iter(range(1, 10**6))
 
 @pytest.fixture
 def client(world: World, mqtt_broker: BrokerAddress, topics: Topics) -> Iterator[TestClient]:
-    settings = Settings(database_url=world.schema.conninfo, mqtt_host=mqtt_broker.host,
-                        mqtt_port=mqtt_broker.port, mqtt_root=topics.root)
+    settings = Settings(database_url=world.schema.conninfo, **server_broker(mqtt_broker),
+                        mqtt_root=topics.root)
     with TestClient(create_app(settings, ingest=False)) as c:
         yield c
 

@@ -30,6 +30,7 @@ from server.app import create_app
 from server.auth.users import create_user
 from server.settings import Settings
 from server.store import BackendChoice, insert_events
+from tests.fixtures.broker import server_broker
 from tests.fixtures.database import new_schema
 from tests.fixtures.ingest import make_event
 from tests.fixtures.stack import running_stack
@@ -50,8 +51,8 @@ def world(database_url: str) -> Iterator[World]:
 
 
 def make_app(world: World, broker: BrokerAddress, **settings: Any) -> FastAPI:
-    return create_app(Settings(database_url=world.schema.conninfo, mqtt_host=broker.host,
-                               mqtt_port=broker.port, mqtt_root=TOPICS.root, detectors=False,
+    return create_app(Settings(database_url=world.schema.conninfo, **server_broker(broker),
+                               mqtt_root=TOPICS.root, detectors=False,
                                **settings), ingest=False)
 
 

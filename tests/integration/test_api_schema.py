@@ -21,6 +21,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
+from pydantic import SecretStr
 from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
@@ -39,6 +40,7 @@ from server.auth.sessions import open_session
 from server.auth.users import create_user, get_user
 from server.settings import Settings
 from server.store import insert_events
+from tests.fixtures.broker import server_broker
 from tests.fixtures.ingest import make_event
 from tests.fixtures.world import BUTTON, GATEWAY, PASSWORD, World
 
@@ -54,7 +56,8 @@ SLOW = {"POST /api/auth/login": 3, "POST /api/users": 3, "POST /api/auth/passwor
 
 
 @pytest.fixture
-def api(world: World, mqtt_broker: BrokerAddress, topics: Topics) -> Iterator[Any]:
+def api(world: World, mqtt_broker: BrokerAddress, mqtt_admin: BrokerAddress,
+        topics: Topics) -> Iterator[Any]:
     """The OpenAPI schema of the running app; its lifespan (started by schemathesis on the
     first request) is ended here, before the world's schema is dropped."""
     with world.connect() as conn:
@@ -64,8 +67,10 @@ def api(world: World, mqtt_broker: BrokerAddress, topics: Topics) -> Iterator[An
             with conn.transaction():
                 insert_events(conn, [event], time.time())
                 engine.on_events(conn, [event])
-    settings = Settings(database_url=world.schema.conninfo, mqtt_host=mqtt_broker.host,
-                        mqtt_port=mqtt_broker.port, mqtt_root=topics.root, detectors=False)
+    settings = Settings(database_url=world.schema.conninfo, **server_broker(mqtt_broker),
+                        mqtt_admin_username=mqtt_admin.username,
+                        mqtt_admin_password=SecretStr(mqtt_admin.password or ""),  # enrolment
+                        mqtt_root=topics.root, detectors=False)
     try:
         yield schemathesis.openapi.from_asgi("/openapi.json", create_app(settings, ingest=False))
     finally:

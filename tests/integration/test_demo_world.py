@@ -6,21 +6,21 @@ import json
 from pathlib import Path
 
 from firmware_sim.scenarios import find_scenario
-from pinganling.demo_world import HOMES, QUIET_HOMES, seed
+from pinganling.demo_world import ALL_HOMES, QUIET_HOMES, seed
 from server.auth.users import verify_password
 from tests.fixtures.database import DbSchema
 
 
 def test_the_printed_logins_work_even_when_another_checkout_seeded_the_database(
         db_schema: DbSchema, tmp_path: Path) -> None:
-    scenarios = {h.scenario: find_scenario(h.scenario) for h in HOMES}
+    scenarios = {h.scenario: find_scenario(h.scenario) for h in ALL_HOMES}
     with db_schema.connect(autocommit=True) as conn:
         first = seed(conn, scenarios, tmp_path / "a" / "credentials.json")
         homes = conn.execute("SELECT count(*) FROM homes").fetchone()
         # a second checkout (or a deleted .pinganling/) has its own credentials file
         second = seed(conn, scenarios, tmp_path / "b" / "credentials.json")
         assert conn.execute("SELECT count(*) FROM homes").fetchone() == homes == (
-            len(HOMES) + len(QUIET_HOMES),)
+            len(ALL_HOMES) + len(QUIET_HOMES),)
         # the residents page has real content: statuses, contacts with several numbers
         assert dict(conn.execute("SELECT status, count(*) FROM residents GROUP BY 1")) == {
             "active": 4, "in_hospital": 1, "away": 1}

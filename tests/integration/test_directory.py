@@ -42,6 +42,7 @@ from server.errors import Conflict, Invalid, NotFound
 from server.scope import Scope
 from server.settings import Settings
 from server.store import copy_acc_blocks, insert_events
+from tests.fixtures.broker import server_broker
 from tests.fixtures.ingest import make_block, make_event
 from tests.fixtures.world import GATEWAY, PASSWORD, PENDANT, World
 
@@ -199,8 +200,8 @@ def test_answer_times_and_traces_count_only_alerts_in_scope(world: World) -> Non
 
 @pytest.fixture
 def client(world: World, mqtt_broker: BrokerAddress, topics: Topics) -> Iterator[TestClient]:
-    settings = Settings(database_url=world.schema.conninfo, mqtt_host=mqtt_broker.host,
-                        mqtt_port=mqtt_broker.port, mqtt_root=topics.root, detectors=False)
+    settings = Settings(database_url=world.schema.conninfo, **server_broker(mqtt_broker),
+                        mqtt_root=topics.root, detectors=False)
     with TestClient(create_app(settings, ingest=False)) as c:
         yield c
 

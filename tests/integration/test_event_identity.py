@@ -149,7 +149,7 @@ async def test_acks_of_another_incarnation_do_not_delete_events(
     gw = Gateway(gateway_settings(tmp_path, mqtt_broker, topics))
     gw_id = gw.settings.id
     async with collecting(mqtt_broker, topics, ack=False) as sub, running(gw), \
-            aiomqtt.Client(mqtt_broker.host, mqtt_broker.port,
+            aiomqtt.Client(**mqtt_broker.aiomqtt_args(),
                            protocol=aiomqtt.ProtocolVersion.V5) as server:
         for _ in range(2):
             gw.events.emit(EventDraft(EventType.PRESS, "rf-0a1b2c3d"))

@@ -40,6 +40,7 @@ from tests.fixtures.gateway import (
     GatewayProcess,
     collecting,
     gateway_settings,
+    mqtt_toml,
     running,
     write_config,
 )
@@ -65,7 +66,7 @@ async def raw_subscriber(broker: BrokerAddress, topics: Topics) -> AsyncIterator
     raw = Raw()
 
     async def run() -> None:
-        async with aiomqtt.Client(broker.host, broker.port) as client:
+        async with aiomqtt.Client(**broker.aiomqtt_args()) as client:
             await client.subscribe(topics.all_up(), qos=1)
             raw.ready.set()
             async for msg in client.messages:
@@ -115,8 +116,7 @@ async def test_the_app_hosts_a_scenarios_wearables_for_ble_sim(
     pendant = "ble-c82e470a1b2c"
     config = write_config(tmp_path / "gateway.toml", (
         f'id = "gw-sim-0001"\nstate_dir = "{tmp_path / "state"}"\nble = "sim"\n'
-        f'scenario = "demo"\n[mqtt]\nhost = "{mqtt_broker.host}"\nport = {mqtt_broker.port}\n'
-        f'root = "{topics.root}"\n'))
+        f'scenario = "demo"\n' + mqtt_toml(mqtt_broker, topics)))
     assert main(["gateway", "pair", "-c", str(config), pendant, "WP-BLE"]) == 0
     proc = GatewayProcess(config)
     async with raw_subscriber(mqtt_broker, topics) as raw:
@@ -140,7 +140,7 @@ async def test_retained_config_pairs_devices_without_restart(
             await eventually(lambda: gw.counters["frames_unpaired"] == 1)
             config = GatewayConfig(rev=2, heartbeat_s=7, devices=[
                 PairedDevice(device="rf-0a1b2c3d", model="PB-433", label="床头")])
-            async with aiomqtt.Client(mqtt_broker.host, mqtt_broker.port) as admin:
+            async with aiomqtt.Client(**mqtt_broker.aiomqtt_args()) as admin:
                 await admin.publish(topics.down(gw.settings.id, Down.CONFIG), dump(config),
                                     qos=1, retain=True)
             await eventually(lambda: gw.provisioning.config_rev == 2, what="config applied")
@@ -160,7 +160,7 @@ async def test_test_alarm_command_and_heartbeat(
     gw.registry.pair("rf-0a1b2c3d", "PB-433")
     async with raw_subscriber(mqtt_broker, topics) as raw, \
             collecting(mqtt_broker, topics) as sub, running(gw):
-        async with aiomqtt.Client(mqtt_broker.host, mqtt_broker.port) as admin:
+        async with aiomqtt.Client(**mqtt_broker.aiomqtt_args()) as admin:
             cmd = Command(id="c-1", op=CommandOp.TEST_ALARM, args={"device": "rf-0a1b2c3d"})
             await admin.publish(topics.down(gw.settings.id, Down.CMD), dump(cmd), qos=1)
             await admin.publish(topics.down(gw.settings.id, Down.CMD), b"{broken", qos=1)

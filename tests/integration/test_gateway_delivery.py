@@ -19,8 +19,15 @@ from gateway.outbox import Kind, Outbox
 from gateway.registry import Registry
 from hardware.frames import Frame, MsgType, encode_frame, input_data
 from kernel.contract import EventType, Status, Topics, Up, parse
-from kernel.services.broker import BrokerAddress, BrokerOptions, PrivateBroker
-from tests.fixtures.gateway import GatewayProcess, collecting, gateway_settings, running
+from kernel.services.broker import BrokerAddress
+from tests.fixtures.broker import start_private_broker
+from tests.fixtures.gateway import (
+    GatewayProcess,
+    collecting,
+    gateway_settings,
+    mqtt_toml,
+    running,
+)
 from tests.fixtures.waiting import eventually
 
 BUTTON = 0x0A1B2C3D
@@ -88,7 +95,7 @@ async def test_rf_repeats_of_one_transmission_become_one_event(
 
 async def test_broker_down_while_buttons_are_pressed_loses_nothing(
         tmp_path: Path, topics: Topics, pty: PtyLink) -> None:
-    broker = PrivateBroker(tmp_path / "broker").start()
+    broker = start_private_broker(tmp_path / "broker")
     try:
         gw = Gateway(gateway_settings(tmp_path, broker.address, topics, serial=(pty.path,)))
         gw.registry.pair(BUTTON_UID, "PB-433")
@@ -109,7 +116,7 @@ async def test_broker_down_while_buttons_are_pressed_loses_nothing(
 async def test_broker_kill9_after_puback_loses_nothing(
         tmp_path: Path, topics: Topics, pty: PtyLink) -> None:
     """Mosquitto acknowledges QoS 1 before it persists: the outbox must not trust the PUBACK."""
-    broker = PrivateBroker(tmp_path / "broker", options=BrokerOptions(persistence=False)).start()
+    broker = start_private_broker(tmp_path / "broker", persistence=False)
     try:
         gw = Gateway(gateway_settings(tmp_path, broker.address, topics, serial=(pty.path,)))
         gw.registry.pair(BUTTON_UID, "PB-433")
@@ -133,8 +140,7 @@ async def test_gateway_kill9_with_events_in_the_outbox_loses_nothing(
     config = tmp_path / "gateway.toml"
     config.write_text(
         f'id = "gw-kill-0001"\nstate_dir = "{state}"\nserial = ["{pty.path}"]\n'
-        f"resend_initial_s = 0.5\nresend_max_s = 2.0\n"
-        f'[mqtt]\nhost = "{mqtt_broker.host}"\nport = {mqtt_broker.port}\nroot = "{topics.root}"\n')
+        f"resend_initial_s = 0.5\nresend_max_s = 2.0\n" + mqtt_toml(mqtt_broker, topics))
     registry = Registry(state / "gateway.sqlite3")
     registry.pair(BUTTON_UID, "PB-433")
     registry.close()
@@ -165,13 +171,11 @@ async def test_lwt_marks_a_killed_gateway_offline(
     config = tmp_path / "gateway.toml"
     config.write_text(
         f'id = "gw-lwt-0001"\nstate_dir = "{tmp_path / "state"}"\n'
-        f'[mqtt]\nhost = "{mqtt_broker.host}"\nport = {mqtt_broker.port}\nroot = "{topics.root}"\n'
-        f"keepalive_s = 5\n")
+        + mqtt_toml(mqtt_broker, topics) + "keepalive_s = 5\n")
     proc = GatewayProcess(config).start()
     states: list[str] = []
     try:
-        async with asyncio.timeout(30), aiomqtt.Client(mqtt_broker.host,
-                                                       mqtt_broker.port) as client:
+        async with asyncio.timeout(30), aiomqtt.Client(**mqtt_broker.aiomqtt_args()) as client:
             await client.subscribe(topics.up("gw-lwt-0001", Up.STATUS), qos=1)
             async for msg in client.messages:
                 states.append(parse(Status, bytes(msg.payload)).state)

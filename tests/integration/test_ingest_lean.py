@@ -40,6 +40,7 @@ class Receiver:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = 300
         props.ReceiveMaximum = 10_000  # as the ingest: all of the burst in flight, unacked
+        broker.apply(self.client)
         self.client.connect(broker.host, broker.port, clean_start=False, properties=props)
         self.client.loop_start()
         assert self.subscribed.wait(10)
@@ -80,7 +81,7 @@ def test_every_packet_shape_arrives_once_and_acked_messages_are_not_redelivered(
     rx = Receiver(mqtt_broker, root, client_id)
     pub = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
     pub.max_inflight_messages_set(1000)
-    pub.connect(mqtt_broker.host, mqtt_broker.port)
+    mqtt_broker.apply(pub).connect(mqtt_broker.host, mqtt_broker.port)
     pub.loop_start()
     expiry = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
     expiry.MessageExpiryInterval = 600

@@ -22,19 +22,19 @@ from typing import Any
 
 import httpx
 import numpy as np
-import paho.mqtt.publish as mqtt_publish
 import psycopg
 import pytest
 
 from hardware.accel import quantize, scale_for_range
 from kernel.contract import AccBlock, EventType, Topics, Up
-from kernel.services.broker import BrokerAddress, PrivateBroker
+from kernel.services.broker import BrokerAddress, publish_once
 from kernel.services.postgres import PrivateCluster
 from server.directory import GatewayIn, add_gateway
 from server.store import BackendChoice, apply_migrations, apply_policies, schema_conninfo
 from server.store.config import StoreConfig
+from tests.fixtures.broker import start_private_broker
 from tests.fixtures.database import DbSchema
-from tests.fixtures.gateway import GatewayProcess, write_config
+from tests.fixtures.gateway import GatewayProcess, mqtt_toml, write_config
 from tests.fixtures.ingest import FakeGateways, make_event
 from tests.fixtures.stack import Stack, running_stack
 from tests.fixtures.waiting import eventually_sync
@@ -77,8 +77,7 @@ def gateway_process(tmp_path: Path, broker: BrokerAddress, topics: Topics,
     """A real gateway process (no devices): online on connect, its LWT when killed."""
     config = write_config(tmp_path / gw_id / "gateway.toml", (
         f'id = "{gw_id}"\nstate_dir = "{tmp_path / gw_id / "state"}"\n'
-        f'[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\nroot = "{topics.root}"\n'
-        "keepalive_s = 5\n"))
+        + mqtt_toml(broker, topics) + "keepalive_s = 5\n"))
     proc = GatewayProcess(config)
     proc.start()
     return proc
@@ -211,7 +210,7 @@ def test_after_a_database_restart_presence_detectors_escalation_and_health_work(
 
 def test_after_a_broker_restart_presence_and_ingest_work(
         world: World, topics: Topics, tmp_path: Path) -> None:
-    broker = PrivateBroker(tmp_path / "broker").start()
+    broker = start_private_broker(tmp_path / "broker")
     with world.connect() as conn:
         add_gateway(conn, GatewayIn(id=SECOND_GATEWAY, home_id=world.home))
     gateway = None
@@ -262,8 +261,7 @@ def test_presence_survives_a_status_it_cannot_store(
     topic = topics.up(GATEWAY, Up.STATUS)
 
     def status(state: str, ts: float) -> None:
-        mqtt_publish.single(topic, json.dumps({"v": 1, "state": state, "ts": ts}), qos=1,
-                            hostname=mqtt_broker.host, port=mqtt_broker.port)
+        publish_once(mqtt_broker, topic, json.dumps({"v": 1, "state": state, "ts": ts}).encode())
 
     with running_stack(world, mqtt_broker, topics, ingest=False) as stack:
         presence = stack.presence

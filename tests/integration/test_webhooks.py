@@ -30,6 +30,7 @@ from server.alerts.notify import MAX_ATTEMPTS, deliver_due
 from server.app import create_app
 from server.settings import Settings
 from server.store import insert_events
+from tests.fixtures.broker import server_broker
 from tests.fixtures.ingest import make_event
 from tests.fixtures.waiting import eventually_sync
 from tests.fixtures.world import BUTTON, CORD, GATEWAY, PASSWORD, World
@@ -245,8 +246,8 @@ def test_a_webhook_url_httpx_cannot_parse_fails_alone(world: World) -> None:
 
 @pytest.fixture
 def app_settings(world: World, mqtt_broker: BrokerAddress, topics: Topics) -> Settings:
-    return Settings(database_url=world.schema.conninfo, mqtt_host=mqtt_broker.host,
-                    mqtt_port=mqtt_broker.port, mqtt_root=topics.root, detectors=False,
+    return Settings(database_url=world.schema.conninfo, **server_broker(mqtt_broker),
+                    mqtt_root=topics.root, detectors=False,
                     escalation_every=timedelta(milliseconds=100))
 
 

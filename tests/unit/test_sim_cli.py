@@ -109,4 +109,4 @@ def test_failures_are_one_line_without_traceback(
 def test_scenarios_lists_the_shipped_ones(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["scenarios"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
-    assert names == ["day", "demo", "quiet"]
+    assert names == ["day", "demo", "newhome", "quiet"]

@@ -104,7 +104,8 @@ def test_find_scenario_by_path_and_unknown(tmp_path: Path) -> None:
     path = tmp_path / "mine.toml"
     path.write_text(SMALL, encoding="utf-8")
     assert find_scenario(str(path)).scenario.name == "small"
-    with pytest.raises(ScenarioError, match=r"no scenario 'nope' \(shipped: day, demo, quiet"):
+    with pytest.raises(ScenarioError,
+                       match=r"no scenario 'nope' \(shipped: day, demo, newhome, quiet"):
         find_scenario("nope")
     with pytest.raises(ScenarioError, match="cannot read scenario"):
         load_scenario(tmp_path / "missing.toml")

@@ -6,6 +6,7 @@
 // language changed) and ``reset()`` (signed out). ``ctx``: ``me()``, ``toast(text, kind)``,
 // ``merged(summary)``, ``tick()``, ``go(hash)``.
 
+import { ProvisioningView } from "./provisioning.js";
 import { ReportsView } from "./reports.js";
 import { ResidentsView } from "./residents/view.js";
 import { UsersView } from "./users.js";
@@ -19,6 +20,8 @@ export const VIEWS = [
     View: ResidentsView, css: "css/residents.css" },
   { name: "users", tab: "tab.users", roles: ["admin", "supervisor", "auditor"], View: UsersView,
     css: "css/users.css" },
+  { name: "provisioning", tab: "tab.provisioning", roles: ["technician", "supervisor", "admin"],
+    View: ProvisioningView, css: "css/provisioning.css" },
 ];
 
 export function allowed(view, me) {
