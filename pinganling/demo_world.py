@@ -120,7 +120,7 @@ QUIET_HOMES = (
 # command that provisions it (the gateway runs with the scenario's wrist band simulated).
 NEW_HOME = HomeProfile("gw-demo-0004", "newhome", "08:00", 1, "和平街 9 号 1 单元 101", "3571", (
     Person("赵桂芳", "F", date(1945, 9, 12), ("独居", "高龄"), ("高血压",), ("硝苯地平",),
-           contacts=(("赵磊", "儿子", "13800004001"),)),))
+           contacts=(Kin("赵磊", "儿子", ("13800004001",), "晚上", True),)),))
 ALL_HOMES = (*HOMES, NEW_HOME)
 
 

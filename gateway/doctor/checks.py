@@ -175,6 +175,8 @@ def check_state_dir(box: Box) -> Finding:
 def credential_files(settings: GatewaySettings) -> list[tuple[str, Path]]:
     """The secrets the gateway reads, by the key that names them."""
     found = []
+    if settings.mqtt.credentials_file is not None:
+        found.append(("mqtt.credentials_file", settings.mqtt.credentials_file))
     if settings.mqtt.password_file is not None:
         found.append(("mqtt.password_file", settings.mqtt.password_file))
     return found
@@ -188,8 +190,8 @@ def check_credentials(box: Box) -> Finding:
     provision = "pinganling gateway provision --server URL --code CODE"
     if not files:
         return Finding("credentials", WARN, "no credential file configured "
-                       "(mqtt.password_file): only a broker open to anyone would accept this "
-                       "gateway", f"provision it: {provision}")
+                       "(mqtt.credentials_file or mqtt.password_file): only a broker open to "
+                       "anyone would accept this gateway", f"provision it: {provision}")
     owner = box.user_name
     problems: list[str] = []
     fixes: list[str] = []
@@ -367,8 +369,14 @@ def check_broker(box: Box) -> Finding:
         return Finding(name, FAIL, f"cannot reach the broker: {exc}",
                        f"{check_address}; is the network up (`ip route`, `ping "
                        f"{s.mqtt.host}`)?")
+    if s.mqtt.credentials_file is not None:  # provisioned: bound to the gateway's client id
+        tls = ", TLS" if box.tls is not None else ""
+        return Finding(name, OK, f"{where} reachable{tls}; the provisioned identity logs in "
+                                 "only with the gateway's own client id, so the doctor does not "
+                                 "try it (the gateway's log says 'MQTT connected' when it does)")
     try:
-        password = s.mqtt.password()
+        login = s.mqtt.login()
+        password = login.password if login else None
     except OSError as exc:
         return Finding(name, FAIL, f"{where} is reachable, but the password file cannot be "
                                    f"read: {exc}", "see the credentials check")

@@ -116,8 +116,9 @@ def build_box(config: Path | None, *, gw_id: str | None = None, state_dir: Path 
     except SettingsError as exc:
         error = str(exc)
     name, why = _service_user(user, unit)
+    tls = settings.mqtt.address(None).tls_context() if settings and settings.mqtt.tls else None
     return Box(config=config, settings=settings, settings_error=error, user=User.named(name),
-               user_name=name, user_from=why, places=places)
+               user_name=name, user_from=why, places=places, tls=tls)
 
 
 def header(box: Box) -> str:

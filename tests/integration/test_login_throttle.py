@@ -24,7 +24,7 @@ from tests.fixtures.world import PASSWORD, World
 
 TRIES = 30
 # Long enough that no wait can end while the test runs: what passes is what the limit lets pass.
-LONG = {"login_first_delay": timedelta(minutes=10), "db_pool_max": 10}
+LONG: dict[str, Any] = {"login_first_delay": timedelta(minutes=10), "db_pool_max": 10}
 
 
 @pytest.fixture
