@@ -82,7 +82,8 @@ def create_app(settings: Settings | None = None, *, ingest: bool = True,
         code, body = await report(state.database_probe, state.supervisor,
                                   broker=state.presence.subscribed.is_set(),
                                   live_feed=state.fanout.listening.is_set(),
-                                  ingest_workers=state.ingest.alive())
+                                  ingest=(state.ingest.alive(), state.ingest.subscribed(),
+                                          len(state.ingest.procs)))
         return JSONResponse(body, status_code=code)
 
     @app.get("/", include_in_schema=False)

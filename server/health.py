@@ -44,17 +44,22 @@ class DatabaseProbe:
 
 
 async def report(probe: DatabaseProbe, supervisor: Supervisor, *, broker: bool,
-                 live_feed: bool, ingest_workers: int) -> tuple[int, dict[str, Any]]:
-    """The HTTP status and body of ``/health``."""
+                 live_feed: bool, ingest: tuple[int, int, int]) -> tuple[int, dict[str, Any]]:
+    """The HTTP status and body of ``/health``; ``ingest``: worker processes alive,
+    subscribed, started."""
     database = await probe.up()
     tasks = supervisor.health()
     problems = [] if database else [f"database: {probe.last_error}"]
     if not broker:
         problems.append("broker: not subscribed")
+    alive, subscribed, started = ingest
+    if subscribed < started:
+        problems.append(f"ingest: {started - subscribed} of {started} workers not subscribed "
+                        f"({started - alive} not running)")
     problems += [f"{t.name}: {t.problem}" for t in tasks if not t.healthy]
     status = "down" if not database else "degraded" if problems else "ok"
     return (503 if status == "down" else 200), {
         "status": status, "database": "up" if database else "down",
         "broker": "up" if broker else "down", "live_feed": live_feed,
-        "ingest_workers": ingest_workers, "problems": problems,
+        "ingest_workers": alive, "ingest_subscribed": subscribed, "problems": problems,
         "tasks": {t.name: t.as_dict() for t in tasks}, "version": __version__}

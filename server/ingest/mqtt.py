@@ -14,7 +14,7 @@ import queue
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -44,7 +44,8 @@ class IngestClient:
     def __init__(self, broker: BrokerAddress, topics: Topics, client_id: str, group: str, *,
                  events: queue.Queue[Incoming], telemetry: queue.Queue[Incoming],
                  channels: tuple[Up, ...] = ROLES["all"],
-                 session_expiry_s: int = 3600, receive_maximum: int = 10_000) -> None:
+                 session_expiry_s: int = 3600, receive_maximum: int = 10_000,
+                 on_subscribed: Callable[[bool], None] = lambda _: None) -> None:
         self.broker, self.topics, self.group = broker, topics, group
         self.client_id = client_id
         self.events, self.telemetry, self.channels = events, telemetry, channels
@@ -52,6 +53,7 @@ class IngestClient:
         self.received = 0  # messages handed to the writers (only the network thread counts)
         self.connected = threading.Event()
         self.disconnected = threading.Event()
+        self.on_subscribed = on_subscribed  # True once subscribed, False on each disconnect
         self.client = LeanClient(CallbackAPIVersion.VERSION2, client_id=client_id,
                                  protocol=paho.MQTTv5, manual_ack=True,
                                  on_publish_fast=self._on_publish)
@@ -104,6 +106,7 @@ class IngestClient:
             log.error("ingest: the broker refused the shared subscriptions: %s", failed)
             return
         self.connected.set()  # subscribed: from now on nothing published is missed
+        self.on_subscribed(True)
         log.info("ingest %s connected to %s (group %s)", client._client_id.decode(),
                  self.broker.url, self.group)
 
@@ -111,6 +114,7 @@ class IngestClient:
                        rc: ReasonCode, _p: object = None) -> None:
         self.connected.clear()
         self.disconnected.set()
+        self.on_subscribed(False)
         level = logging.WARNING if rc.is_failure else logging.INFO  # ours: a requested stop
         log.log(level, "ingest MQTT disconnected from %s: %s", self.broker.url, rc)
 

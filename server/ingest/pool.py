@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from server.ingest.worker import CONNINFO_ENV
+from server.ingest.worker import CONNINFO_ENV, SUBSCRIBED
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ class IngestPool:
             ("telemetry", i) for i in range(settings.ingest_workers)]
         self.env = worker_env(settings, conninfo)
         self.procs: dict[tuple[str, int], asyncio.subprocess.Process] = {}
+        self.ready: set[tuple[str, int]] = set()  # subscribed, as each worker last said
         self.restarts = 0
 
     async def keep(self, role: str, index: int,
@@ -59,11 +60,19 @@ class IngestPool:
         worker gracefully."""
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "server.ingest.worker", "--role", role, "--index",
-            str(index), env=self.env, stdin=asyncio.subprocess.DEVNULL)
+            str(index), env=self.env, stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE)
         self.procs[(role, index)] = proc
         log.info("ingest %s worker %d started (pid %d)", role, index, proc.pid)
         started()
-        code = await proc.wait()
+        try:
+            assert proc.stdout is not None
+            async for line in proc.stdout:  # until it exits (or closes its stdout)
+                state = line.decode(errors="replace").strip()
+                (self.ready.add if state == SUBSCRIBED else self.ready.discard)((role, index))
+            code = await proc.wait()
+        finally:
+            self.ready.discard((role, index))
         self.restarts += 1
         raise WorkerExited(f"ingest {role} worker {index} (pid {proc.pid}) exited with {code}")
 
@@ -81,3 +90,7 @@ class IngestPool:
 
     def alive(self) -> int:
         return sum(1 for p in self.procs.values() if p.returncode is None)
+
+    def subscribed(self) -> int:
+        """Workers that are running and subscribed: from then on nothing published is missed."""
+        return sum(1 for key in self.ready if self.procs[key].returncode is None)

@@ -13,6 +13,7 @@ import queue
 import signal
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,8 @@ from server.ingest.writers import EventWriter, OnDeadAlarm, OnEvents, TelemetryW
 
 log = logging.getLogger(__name__)
 CONNINFO_ENV = "PINGANLING_INGEST_CONNINFO"
+# the lines a worker process prints on stdout, its only output there (logs go to stderr)
+SUBSCRIBED, UNSUBSCRIBED = "subscribed", "unsubscribed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,14 +53,15 @@ class IngestWorker:
     """MQTT client thread + two writer threads; ``start()``, ``stop()``, ``counters()``."""
 
     def __init__(self, config: WorkerConfig, on_events: OnEvents | None = None,
-                 on_dead_alarm: OnDeadAlarm | None = None) -> None:
+                 on_dead_alarm: OnDeadAlarm | None = None,
+                 on_subscribed: Callable[[bool], None] = lambda _: None) -> None:
         self.config = config
         self.stop_event = threading.Event()
         events: queue.Queue[Incoming] = queue.Queue(config.queue_size)
         telemetry: queue.Queue[Incoming] = queue.Queue(config.queue_size)
         self.client = IngestClient(config.broker, config.topics, config.client_id, config.group,
                                    events=events, telemetry=telemetry,
-                                   channels=ROLES[config.role])
+                                   channels=ROLES[config.role], on_subscribed=on_subscribed)
         common = (self.client, config.topics, self.stop_event)
         self.event_writer = EventWriter(f"events-{config.index}", config.conninfo, events,
                                         *common, on_events=on_events,
@@ -104,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     worker = IngestWorker(WorkerConfig(
         s.broker("ingest"), s.topics(), args.conninfo, args.index, s.ingest_group, s.node_id,
         args.role, s.ingest_queue, s.ingest_batch_rows, s.ingest_max_age.total_seconds()),
-        on_events=alert_hook(), on_dead_alarm=dead_alarm_hook())
+        on_events=alert_hook(), on_dead_alarm=dead_alarm_hook(), on_subscribed=report_state)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
@@ -114,6 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     worker.stop()
     log.info("stopped; counters %s", dict(worker.counters()))
     return 0
+
+
+def report_state(subscribed: bool) -> None:
+    """Tell the server (``server.ingest.pool``, reading our stdout) whether we are subscribed."""
+    print(SUBSCRIBED if subscribed else UNSUBSCRIBED, flush=True)
 
 
 def alert_hook() -> OnEvents:

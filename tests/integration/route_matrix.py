@@ -99,6 +99,16 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("POST", "/api/contacts"):                           E(401, 403, 201, 403, 201, 403, 403),
     ("GET", "/api/gateways"):                            E(401, 200, 200, 200, 200, 200, 200),
     ("POST", "/api/gateways"):                           E(401, 403, 201, 201, 201, 403, 403),
+    # --- enrolment: technicians and supervisors register, re-code, rotate, revoke (a rotation
+    #     before the gateway claimed its first identity is 409); a box claims with its code alone
+    ("GET", "/api/enrol/gateways"):                      E(401, 403, 200, 200, 200, 403, 403),
+    ("GET", "/api/enrol/gateways/{gateway_id}/audit"):   E(401, 403, 200, 200, 200, 403, 403),
+    ("GET", "/api/enrol/homes"):                         E(401, 403, 200, 200, 200, 403, 403),
+    ("POST", "/api/enrol/claim"):                        E(200, 200, 200, 200, 200, 200, 200),
+    ("POST", "/api/enrol/gateways"):                     E(401, 403, 201, 201, 201, 403, 403),
+    ("POST", "/api/enrol/gateways/{gateway_id}/claim-code"): E(401, 403, 201, 201, 201, 403, 403),
+    ("POST", "/api/enrol/gateways/{gateway_id}/revoke"): E(401, 403, 200, 200, 200, 403, 403),
+    ("POST", "/api/enrol/gateways/{gateway_id}/rotate"): E(401, 403, 409, 409, 409, 403, 403),
     ("POST", "/api/devices"):                            E(401, 403, 201, 201, 201, 403, 403),
     ("GET", "/api/reports/answer-times"):                E(401, 403, 200, 403, 200, 403, 403),
     # --- users (admins), lockouts (supervisors), the audit trail (auditors)

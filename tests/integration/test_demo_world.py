@@ -23,7 +23,7 @@ def test_the_printed_logins_work_even_when_another_checkout_seeded_the_database(
             len(ALL_HOMES) + len(QUIET_HOMES),)
         # the residents page has real content: statuses, contacts with several numbers
         assert dict(conn.execute("SELECT status, count(*) FROM residents GROUP BY 1")) == {
-            "active": 4, "in_hospital": 1, "away": 1}
+            "active": 5, "in_hospital": 1, "away": 1}  # one in the home waiting for its gateway
         assert conn.execute("SELECT count(*) FROM contacts WHERE cardinality(phones) > 1"
                             ).fetchone()[0] >= 2  # type: ignore[index]
         assert first["operator"]["password"] != second["operator"]["password"]

@@ -94,6 +94,14 @@ def box(tmp_path: Path, places: Places, *, serial: Sequence[str] = (), ble: str 
     return build_box(config, user=user, places=places)
 
 
+def login(tmp_path: Path, broker: BrokerAddress, secret: Path | None = None) -> str:
+    """The ``[mqtt]`` lines that log in as ``broker``'s identity (its password in a file)."""
+    secret = secret or tmp_path / "mqtt.secret"
+    secret.write_text(f"{broker.password}\n")
+    secret.chmod(0o600)
+    return f'username = "{broker.username}"\npassword_file = "{secret}"\n'
+
+
 def state_dir(b: Box, mode: int = 0o700) -> Path:
     assert b.settings is not None
     b.settings.state_dir.mkdir(mode=mode, exist_ok=True)
@@ -296,9 +304,10 @@ def test_the_service_user_must_exist_and_be_in_the_groups_it_needs(
 
 def test_a_reachable_broker_answers_connack(tmp_path: Path, places: Places,
                                            mqtt_broker: BrokerAddress) -> None:
-    found = check_broker(box(tmp_path, places, broker=mqtt_broker, mqtt='username = "gw-x"\n'))
+    found = check_broker(box(tmp_path, places, broker=mqtt_broker,
+                             mqtt=login(tmp_path, mqtt_broker)))
     assert (found.verdict, found.message) == (
-        OK, f"{mqtt_broker.host}:{mqtt_broker.port} accepted gw-x (MQTT 5)")
+        OK, f"{mqtt_broker.host}:{mqtt_broker.port} accepted {mqtt_broker.username} (MQTT 5)")
 
 
 def test_a_closed_port_is_unreachable(tmp_path: Path, places: Places) -> None:
@@ -357,9 +366,9 @@ async def test_the_broker_check_does_not_disconnect_the_running_gateway(
         gw.events.emit(EventDraft(EventType.TEST, f"gw-{settings.id}"))
         await eventually(lambda: len(sub.by_id) == 1, 10, "the event after the check")
         assert (gw.counters["mqtt_connects"], gw.counters["mqtt_disconnects"]) == (1, 0)
-    assert found.verdict is WARN  # no credentials configured: accepted anonymously
-    assert found.message.endswith("accepted an anonymous client (MQTT 5): the broker is open "
-                                  "to anyone")
+    # the doctor logged in as the gateway's user, with a client id of its own
+    assert (found.verdict, found.message) == (
+        OK, f"{mqtt_broker.host}:{mqtt_broker.port} accepted {mqtt_broker.username} (MQTT 5)")
 
 
 # ------------------------------------------------------------------------------ BLE
@@ -563,10 +572,9 @@ def test_the_cli_tells_the_technician_what_is_wrong_and_how_to_fix_it(
         tmp_path: Path, places: Places, mqtt_broker: BrokerAddress, pty: str, encoding: str,
         failed: str) -> None:
     secret = tmp_path / "mqtt.secret"
-    secret.write_text("s3cret\n")
-    secret.chmod(0o644)
     b = box(tmp_path, places, serial=[pty], broker=mqtt_broker,
-            mqtt=f'username = "gw-cli"\npassword_file = "{secret}"\n')
+            mqtt=login(tmp_path, mqtt_broker, secret))
+    secret.chmod(0o644)  # readable by others, yet the right password: the broker accepts it
     state_dir(b)
     assert b.config is not None
     done = subprocess.run(

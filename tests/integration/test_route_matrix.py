@@ -33,6 +33,7 @@ from server.auth.sessions import open_session, session_id
 from server.auth.users import User
 from server.scope import ALL
 from server.settings import Settings
+from tests.fixtures.access import secured
 from tests.fixtures.staff import Staff, add_staff
 from tests.fixtures.world import GATEWAY, PASSWORD, World
 from tests.integration.route_matrix import CALLERS, MATRIX, Expect
@@ -51,6 +52,7 @@ class Call:
     staff: Staff
     caller: User | None
     params: dict[str, Any]
+    client: TestClient
 
     def sql(self, query: str, *args: Any) -> Any:
         with self.world.connect() as conn:
@@ -93,6 +95,23 @@ def _session(c: Call) -> int | None:
         return session_id(conn, open_session(conn, c.caller or c.world.operator, "matrix"))
 
 
+def _registration(c: Call) -> dict[str, Any]:
+    """A new gateway registered at the world's home by the supervisor: its broker identity and
+    claim code, as ``POST /api/enrol/gateways`` answers."""
+    with c.world.connect() as conn:
+        token = open_session(conn, c.world.supervisor, "matrix")
+    r = c.client.post("/api/enrol/gateways", headers={"authorization": f"Bearer {token}"},
+                      json={"gateway_id": f"gw-matrix-{next(_n)}", "home_id": c.world.home})
+    assert r.status_code == 201, r.text
+    found: dict[str, Any] = r.json()
+    return found
+
+
+def _gateway(c: Call) -> str:
+    """A new gateway at the world's home, registered (a broker identity and a claim code)."""
+    return str(_registration(c)["gateway"]["gateway_id"])
+
+
 def _lockout(c: Call) -> str:
     """An account name with failed sign-ins (``{kind}`` is ``account``)."""
     name = f"guess{next(_n)}"
@@ -119,6 +138,7 @@ PARAMS: dict[str, Callable[[Call], Any]] = {
     "contact_id": lambda c: _contact(c),
     "user_id": _account,
     "session_id": _session,
+    "gateway_id": _gateway,
     "kind": lambda c: "account",
     "subject": _lockout,
 }
@@ -153,6 +173,9 @@ BODIES: dict[tuple[str, str], Callable[[Call], dict[str, Any]]] = {
                                                  "take": False},
     ("POST", "/api/gateways"): lambda c: {"id": f"gw-matrix-{next(_n)}",
                                           "home_id": c.world.home},
+    ("POST", "/api/enrol/gateways"): lambda c: {"gateway_id": f"gw-enrol-{next(_n)}",
+                                                "home_id": c.world.home},
+    ("POST", "/api/enrol/claim"): lambda c: {"code": _registration(c)["claim_code"]},
     ("POST", "/api/devices"): lambda c: {"uid": f"rf-{next(_n):08x}", "gateway_id": GATEWAY,
                                          "model": "PB-433"},
     ("POST", "/api/users"): lambda c: {"username": f"new{next(_n)}", "display_name": "New",
@@ -185,10 +208,11 @@ def staff(world: World) -> Staff:
 
 
 @pytest.fixture
-def client(world: World, staff: Staff, mqtt_broker: BrokerAddress,
+def client(world: World, staff: Staff, mqtt_broker: BrokerAddress, mqtt_admin: BrokerAddress,
            topics: Topics) -> Iterator[TestClient]:
     settings = Settings(database_url=world.schema.conninfo, mqtt_host=mqtt_broker.host,
-                        mqtt_port=mqtt_broker.port, mqtt_root=topics.root, detectors=False)
+                        mqtt_port=mqtt_broker.port, mqtt_root=topics.root, detectors=False,
+                        **secured(mqtt_admin, topics))
     with TestClient(create_app(settings, ingest=False), follow_redirects=False) as c:
         yield c
 
@@ -206,7 +230,7 @@ def status(client: TestClient, world: World, staff: Staff, key: tuple[str, str],
            caller: User | None) -> int:
     """The status ``caller`` gets for one fresh request to ``route``."""
     method, template = key
-    call = Call(world, staff, caller, {})
+    call = Call(world, staff, caller, {}, client)
     path = template
     for name in _path_params(template):
         make = PARAMS.get(name)

@@ -195,6 +195,7 @@ def test_after_a_database_restart_presence_detectors_escalation_and_health_work(
             finally:
                 pub.close()
             after = health_when(stack, lambda h: h["status"] == "ok", "every task well again")
+            assert after["ingest_subscribed"] == 2
         finally:
             gateway.stop()
     assert isinstance(offline, list)
@@ -225,9 +226,12 @@ def test_after_a_broker_restart_presence_and_ingest_work(
                 and h["ingest_workers"] == 2 and h["status"] == "ok", "the worker restarted")
 
             broker.stop()
-            health_when(stack, lambda h: h["broker"] == "down", "the broker seen down")
+            health_when(stack, lambda h: h["broker"] == "down" and h["ingest_subscribed"] == 0,
+                        "the broker seen down, by presence and by the ingest workers")
             code, during = stack.health_response()
             assert (code, during["status"], during["database"]) == (200, "degraded", "up")
+            assert during["ingest_workers"] == 2, "running, only not subscribed"
+            assert "ingest: 2 of 2 workers not subscribed (0 not running)" in during["problems"]
             broker.start()
             health_when(stack, lambda h: h["broker"] == "up", "presence subscribed again")
 
@@ -245,6 +249,7 @@ def test_after_a_broker_restart_presence_and_ingest_work(
             finally:
                 pub.close()
             after = health_when(stack, lambda h: h["status"] == "ok", "every task well again")
+            assert after["ingest_subscribed"] == 2
     finally:
         if gateway is not None:
             gateway.stop()
