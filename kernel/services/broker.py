@@ -237,8 +237,11 @@ class PrivateBroker:
         conf.write_text(broker_conf(self.port, self.data_dir, self.options, self.tls_port))
         listening = self.port if self.options.plain else self.tls_port
         assert listening is not None
+        # its own session: a Ctrl-C at the terminal reaches its owner, which stops it last,
+        # after everything that talks through it (not all at once)
         self.proc = subprocess.Popen([binary, "-c", str(conf)], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     start_new_session=True)
         deadline = time.monotonic() + timeout
         while not reachable("127.0.0.1", listening, timeout=0.2):
             if self.proc.poll() is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import time
 import uuid
 from pathlib import Path
@@ -238,3 +239,16 @@ async def test_each_server_part_has_the_least_it_needs(
     await eventually(lambda: mid in admin.subacks, 10, "the SUBACK")
     assert admin.subacks[mid][0].is_failure
     admin.close()
+
+
+def test_a_ctrl_c_at_the_terminal_does_not_reach_a_private_broker(tmp_path: Path) -> None:
+    """Ctrl-C signals the terminal's foreground process group; the broker is in a session of
+    its own, so its owner (the demo) stops it last, after the gateways and the server parts that
+    talk through it, instead of everyone losing the broker at once."""
+    broker = start_private_broker(tmp_path / "broker")
+    try:
+        assert broker.proc is not None
+        assert os.getpgid(broker.proc.pid) != os.getpgrp()
+        assert os.getsid(broker.proc.pid) != os.getsid(0)
+    finally:
+        broker.stop()
