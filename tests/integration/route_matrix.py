@@ -125,4 +125,12 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("GET", "/api/lockouts"):                            E(401, 403, 200, 403, 200, 403, 403),
     ("DELETE", "/api/lockouts/{kind}/{subject}"):        E(401, 403, 204, 403, 204, 403, 403),
     ("GET", "/api/audit/users"):                         E(401, 403, 403, 403, 200, 200, 403),
+    # --- care rules (admins edit; everyone signed in reads), residents by care tag
+    ("GET", "/api/care-rules"):                          E(401, 200, 200, 200, 200, 200, 200),
+    ("POST", "/api/care-rules"):                         E(401, 403, 403, 403, 201, 403, 403),
+    ("PUT", "/api/care-rules/{rule_id}"):                E(401, 403, 403, 403, 204, 403, 403),
+    ("DELETE", "/api/care-rules/{rule_id}"):             E(401, 403, 403, 403, 204, 403, 403),
+    ("GET", "/api/care-rules/history"):                  E(401, 403, 200, 403, 200, 200, 403),
+    ("GET", "/api/directory/tag-counts"):                E(401, 200, 200, 200, 200, 200, 200),
+    ("GET", "/api/residents/{resident_id}/care-plan"):   E(401, 200, 200, 403, 200, 200, 404),
 }

@@ -31,6 +31,7 @@ from server.alerts.model import AlertType, DispatchKind, NewAlert, Priority
 from server.app import create_app
 from server.auth.sessions import open_session, session_id
 from server.auth.users import User
+from server.directory import CareTag
 from server.scope import ALL
 from server.settings import Settings
 from tests.fixtures.access import secured
@@ -129,6 +130,16 @@ def _contact(c: Call) -> int:
     return int(row[0])
 
 
+_TAG_SETS = itertools.combinations([t.value for t in CareTag], 3)  # each rule's own set
+
+
+def _rule(c: Call) -> int:
+    """A new care rule (for three tags no rule has yet)."""
+    row = c.sql("INSERT INTO care_rules (tags, call_every_days) VALUES (%s, 5) RETURNING id",
+                list(next(_TAG_SETS)))
+    return int(row[0])
+
+
 # Path parameter -> a fresh value for one request (made in path order: {alert_id} first).
 PARAMS: dict[str, Callable[[Call], Any]] = {
     "alert_id": _alert,
@@ -141,6 +152,7 @@ PARAMS: dict[str, Callable[[Call], Any]] = {
     "gateway_id": _gateway,
     "kind": lambda c: "account",
     "subject": _lockout,
+    "rule_id": _rule,
 }
 
 # (method, path) -> a valid body for one request (routes not here that take one get {}).
@@ -181,6 +193,10 @@ BODIES: dict[tuple[str, str], Callable[[Call], dict[str, Any]]] = {
     ("POST", "/api/users"): lambda c: {"username": f"new{next(_n)}", "display_name": "New",
                                        "role": "operator", "password": NEW_PASSWORD},
     ("PATCH", "/api/users/{user_id}"): lambda c: {"display_name": "Renamed"},
+    ("POST", "/api/care-rules"): lambda c: {"tags": list(next(_TAG_SETS)),
+                                            "visit_every_days": 30},
+    ("PUT", "/api/care-rules/{rule_id}"): lambda c: {"tags": list(next(_TAG_SETS)),
+                                                     "call_every_days": 3},
 }
 
 
