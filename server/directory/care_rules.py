@@ -109,8 +109,8 @@ def list_rules(conn: psycopg.Connection[Any]) -> list[CareRule]:
 
 
 def _locked(conn: psycopg.Connection[Any], rule_id: int) -> dict[str, Any]:
-    return one(conn, sql.SQL(f"SELECT {_COLUMNS} FROM care_rules WHERE id = %s FOR UPDATE"),
-               (rule_id,), f"no care rule {rule_id}")
+    return one(conn, sql.SQL("SELECT {} FROM care_rules WHERE id = %s FOR UPDATE").format(
+        sql.SQL(_COLUMNS)), (rule_id,), f"no care rule {rule_id}")
 
 
 _TAKEN = "a rule for this set of tags exists already: edit that one"

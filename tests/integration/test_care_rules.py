@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -50,7 +51,7 @@ def _resident(world: World, name: str, tags: list[CareTag], born: date | None = 
 
 def _rule_id(client: TestClient, headers: dict[str, str], tags: list[str]) -> int:
     rules = client.get("/api/care-rules", headers=headers).json()
-    return next(r["id"] for r in rules if r["tags"] == tags)
+    return int(next(r["id"] for r in rules if r["tags"] == tags))
 
 
 def test_the_default_rules_plan_visits_calls_and_raises(world: World) -> None:
@@ -95,7 +96,8 @@ def test_an_admins_edit_changes_the_next_alarms_priority_and_is_audited(
     assert after.priority == Priority.P1
 
     history = client.get("/api/care-rules/history", headers=bearer(world, staff.auditor)).json()
-    assert history[0]["entity_id"] == rule and history[0]["actor"] == "Ada"
+    assert history[0]["entity_id"] == rule
+    assert history[0]["actor"] == "Ada"
     assert history[0]["changes"]["call_every_days"] == [7, 3]
     assert history[0]["changes"]["raise_priority"] == [False, True]
 
@@ -104,7 +106,8 @@ def test_only_admins_edit_and_bad_rules_are_refused(world: World, staff: Staff,
                                                     client: TestClient) -> None:
     ada, sam = bearer(world, staff.admin), bearer(world, world.supervisor)
     assert client.get("/api/care-rules", headers=bearer(world, world.operator)).status_code == 200
-    body = {"tags": [CareTag.DEMENTIA.value, ALONE], "visit_every_days": 7}
+    tags = [CareTag.DEMENTIA.value, ALONE]
+    body: dict[str, Any] = {"tags": tags, "visit_every_days": 7}
     assert client.post("/api/care-rules", headers=sam, json=body).status_code == 403
     assert client.get("/api/care-rules/history",
                       headers=bearer(world, world.operator)).status_code == 403
@@ -113,13 +116,15 @@ def test_only_admins_edit_and_bad_rules_are_refused(world: World, staff: Staff,
     assert r.status_code == 201
     created = r.json()["id"]
     again = client.post("/api/care-rules", headers=ada,
-                        json={**body, "tags": list(reversed(body["tags"]))})
+                        json={**body, "tags": tags[::-1]})
     assert again.status_code == 409, "the same set of tags, in another order"
 
     bad = client.post("/api/care-rules", headers=ada, json={"tags": ["不存在"]})
-    assert bad.status_code == 422 and "tags" in bad.text
-    for wrong in ({"tags": [ALONE], "visit_every_days": 0}, {"tags": []},
-                  {"tags": [ALONE], "call_every_days": "weekly"}):
+    assert bad.status_code == 422
+    assert "tags" in bad.text
+    refused: list[dict[str, Any]] = [{"tags": [ALONE], "visit_every_days": 0}, {"tags": []},
+                                     {"tags": [ALONE], "call_every_days": "weekly"}]
+    for wrong in refused:
         assert client.post("/api/care-rules", headers=ada, json=wrong).status_code == 422, wrong
     assert client.put("/api/care-rules/999999", headers=ada,
                       json={"tags": [ALONE]}).status_code == 404
@@ -127,7 +132,8 @@ def test_only_admins_edit_and_bad_rules_are_refused(world: World, staff: Staff,
     assert client.delete(f"/api/care-rules/{created}", headers=ada).status_code == 204
     assert created not in {r["id"] for r in client.get("/api/care-rules", headers=ada).json()}
     deleted = client.get("/api/care-rules/history", headers=ada).json()[0]
-    assert deleted["action"] == "delete" and deleted["changes"]["visit_every_days"] == [7, None]
+    assert deleted["action"] == "delete"
+    assert deleted["changes"]["visit_every_days"] == [7, None]
 
 
 def test_residents_are_listed_and_counted_by_tag_within_the_callers_regions(
@@ -140,8 +146,8 @@ def test_residents_are_listed_and_counted_by_tag_within_the_callers_regions(
     listed = client.get("/api/residents", headers=alice,
                         params=[("tag", EMPTY_NEST), ("tag", ALONE)]).json()
     assert [r["name"] for r in listed] == ["空巢李"]
-    assert {r["name"] for r in client.get("/api/residents", headers=alice,
-                                          params={"tag": EMPTY_NEST}).json()} == {"空巢李", "空巢赵"}
+    by_one = client.get("/api/residents", headers=alice, params={"tag": EMPTY_NEST}).json()
+    assert {r["name"] for r in by_one} == {"空巢李", "空巢赵"}
     assert client.get("/api/residents", headers=alice,
                       params={"tag": "不存在"}).status_code == 422
 
@@ -152,4 +158,5 @@ def test_residents_are_listed_and_counted_by_tag_within_the_callers_regions(
     counted = client.get("/api/directory/tag-counts", headers=sam).json()
     assert counted == {"total": total[0] if total else 0, "tags": everywhere}
     mine = client.get("/api/directory/tag-counts", headers=alice).json()
-    assert mine["tags"][EMPTY_NEST] == 2 and mine["total"] == counted["total"] - 1
+    assert mine["tags"][EMPTY_NEST] == 2
+    assert mine["total"] == counted["total"] - 1
