@@ -41,6 +41,7 @@ from server.jobs import (
     Maintenance,
     SignInHousekeeping,
     Supervision,
+    VisitPlans,
     Webhooks,
 )
 from server.presence import PresenceListener
@@ -145,7 +146,8 @@ def _periodic(s: Settings, db: Db, connection: Callable[[], Db],
         ("notifications", s.escalation_every, Webhooks(connection(), http)),
         ("maintenance", s.maintenance_every,
          Maintenance(connection(), s.maintenance_lock_timeout)),
-        ("sign-in-housekeeping", s.maintenance_every, SignInHousekeeping(db, s.login_limits()))]
+        ("sign-in-housekeeping", s.maintenance_every, SignInHousekeeping(db, s.login_limits())),
+        ("visit-plans", s.maintenance_every, VisitPlans(db))]
     if s.detectors:
         jobs += [("detectors", s.detector_every, Detection(connection(), DetectorWorker(s))),
                  ("inactivity-learning", s.inactivity_learn_every,

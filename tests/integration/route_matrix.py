@@ -133,4 +133,11 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("GET", "/api/care-rules/history"):                  E(401, 403, 200, 403, 200, 200, 403),
     ("GET", "/api/directory/tag-counts"):                E(401, 200, 200, 200, 200, 200, 200),
     ("GET", "/api/residents/{resident_id}/care-plan"):   E(401, 200, 200, 403, 200, 200, 404),
+    # --- visits (探访): visitors and staff record; supervisors plan, assign, read compliance
+    ("POST", "/api/visits/plan"):                        E(401, 403, 201, 403, 201, 403, 403),
+    ("GET", "/api/visits/tasks"):                        E(401, 200, 200, 403, 200, 403, 200),
+    ("PUT", "/api/visits/tasks/{task_id}/assignee"):     E(401, 403, 204, 403, 204, 403, 403),
+    ("POST", "/api/visits"):                             E(401, 201, 201, 403, 201, 403, 404),
+    ("GET", "/api/visits/compliance"):                   E(401, 403, 200, 403, 200, 403, 403),
+    ("GET", "/api/residents/{resident_id}/visits"):      E(401, 200, 200, 403, 200, 200, 404),
 }

@@ -140,6 +140,14 @@ def _rule(c: Call) -> int:
     return int(row[0])
 
 
+def _visit_task(c: Call) -> int:
+    """A new open visit task for the world's resident."""
+    row = c.sql("INSERT INTO visit_tasks (resident_id, kind, month, due_on) VALUES "
+                "(%s, 'manual', date_trunc('month', now())::date, now()::date) RETURNING id",
+                c.world.resident)
+    return int(row[0])
+
+
 # Path parameter -> a fresh value for one request (made in path order: {alert_id} first).
 PARAMS: dict[str, Callable[[Call], Any]] = {
     "alert_id": _alert,
@@ -153,6 +161,7 @@ PARAMS: dict[str, Callable[[Call], Any]] = {
     "kind": lambda c: "account",
     "subject": _lockout,
     "rule_id": _rule,
+    "task_id": _visit_task,
 }
 
 # (method, path) -> a valid body for one request (routes not here that take one get {}).
@@ -197,6 +206,8 @@ BODIES: dict[tuple[str, str], Callable[[Call], dict[str, Any]]] = {
                                             "visit_every_days": 30},
     ("PUT", "/api/care-rules/{rule_id}"): lambda c: {"tags": list(next(_TAG_SETS)),
                                                      "call_every_days": 3},
+    ("POST", "/api/visits"): lambda c: {"resident_id": c.world.resident, "at_home": True},
+    ("PUT", "/api/visits/tasks/{task_id}/assignee"): lambda c: {"user_id": None},
 }
 
 
