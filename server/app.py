@@ -23,6 +23,7 @@ from kernel import __version__
 from server.api import (
     alerts_routes,
     auth_routes,
+    care_calls_routes,
     charts_routes,
     directory_routes,
     enrol_routes,
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None, *, ingest: bool = True,
     errors.install(app)
     limits.install(app, settings)
     for module in (auth_routes, alerts_routes, charts_routes, directory_routes, reports_routes,
-                   users_routes, live, enrol_routes, visits_routes):
+                   users_routes, live, enrol_routes, visits_routes, care_calls_routes):
         app.include_router(module.router)
 
     @app.exception_handler(psycopg.OperationalError)

@@ -29,6 +29,7 @@ from server.alerts.notify import deliver_due
 from server.auth.resets import prune_codes
 from server.auth.sessions import prune_sessions
 from server.auth.throttle import LoginLimits, prune
+from server.care_calls.schedule import make_schedule
 from server.detect.inactivity import fit_limits
 from server.detect.worker import DetectorWorker
 from server.store import run_maintenance, set_gateway_state
@@ -209,5 +210,20 @@ class VisitPlans:
             added = make_plan(conn, date.today())
             if added:
                 log.info("visit plan: %d tasks added for %s", added, date.today().isoformat()[:7])
+
+        await self.db.run(job)
+
+
+@dataclass(frozen=True)
+class CareCallSchedule:
+    """Opens the care calls the rules and hospital stays ask for (one open call at a time)."""
+
+    db: Db
+
+    async def __call__(self) -> None:
+        def job(conn: psycopg.Connection[Any]) -> None:
+            opened = make_schedule(conn, date.today())
+            if opened:
+                log.info("care calls: %d opened", opened)
 
         await self.db.run(job)

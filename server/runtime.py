@@ -33,6 +33,7 @@ from server.enrol.presence import RotationWatch
 from server.fanout import Fanout
 from server.ingest.pool import IngestPool
 from server.jobs import (
+    CareCallSchedule,
     Db,
     Detection,
     Escalation,
@@ -147,7 +148,8 @@ def _periodic(s: Settings, db: Db, connection: Callable[[], Db],
         ("maintenance", s.maintenance_every,
          Maintenance(connection(), s.maintenance_lock_timeout)),
         ("sign-in-housekeeping", s.maintenance_every, SignInHousekeeping(db, s.login_limits())),
-        ("visit-plans", s.maintenance_every, VisitPlans(db))]
+        ("visit-plans", s.maintenance_every, VisitPlans(db)),
+        ("care-calls", s.maintenance_every, CareCallSchedule(db))]
     if s.detectors:
         jobs += [("detectors", s.detector_every, Detection(connection(), DetectorWorker(s))),
                  ("inactivity-learning", s.inactivity_learn_every,

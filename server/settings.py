@@ -112,6 +112,11 @@ class Settings(BaseSettings):
     maintenance_every: timedelta = timedelta(minutes=5)
     supervision_every: timedelta = timedelta(seconds=15)
 
+    # --- care calls (主动关爱)
+    care_call_missed: Literal["visit", "alert"] = Field(
+        default="visit", description="two unanswered care calls in a row: an urgent visit "
+        "task for the grid (visit) or a P2 welfare-check alert in the queue (alert)")
+
     # --- alerts
     alert_unclaimed: timedelta = Field(default=timedelta(seconds=60), description="P1/P2 not "
                                        "claimed within this are escalated to supervisors")

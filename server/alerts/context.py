@@ -14,7 +14,7 @@ from server.alerts.model import AlertType, Priority
 from server.directory.care_rules import CareRule, plan_for
 
 PERSONAL = frozenset({AlertType.PANIC, AlertType.FALL, AlertType.VITALS, AlertType.INACTIVITY,
-                      AlertType.PHONE_IN})
+                      AlertType.PHONE_IN, AlertType.WELFARE_CHECK})
 
 _CONTEXT = """
 SELECT d.uid, d.resident_id, g.id, g.home_id, h.region_id, r.name, h.address,

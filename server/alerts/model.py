@@ -66,6 +66,7 @@ class AlertType(StrEnum):
     SENSOR_FAULT = "sensor_fault"
     TEST = "test"
     PHONE_IN = "phone_in"  # opened by an operator for an inbound call (landline, 12349)
+    WELFARE_CHECK = "welfare_check"  # care calls unanswered twice in a row (server.care_calls)
 
 
 class Action(StrEnum):

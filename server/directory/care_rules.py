@@ -20,7 +20,7 @@ from psycopg import sql
 from pydantic import Field, field_validator
 
 from server.alerts.model import SYSTEM, Actor
-from server.directory import audit
+from server.directory.audit import HISTORY_LIMIT, AuditEntry, diff, record
 from server.directory.care_tags import CareTag
 from server.directory.records import Input, fetch, insert, one, update, writing
 from server.errors import Conflict
@@ -123,8 +123,8 @@ def add_rule(conn: psycopg.Connection[Any], body: CareRuleIn, *,
     try:
         with writing(conn):
             rule_id = int(insert(conn, "care_rules", data))
-            audit.record(conn, actor, "care_rule", rule_id, "create",
-                         audit.diff({}, data), home_id=None, residents=())
+            record(conn, actor, "care_rule", rule_id, "create",
+                         diff({}, data), home_id=None, residents=())
     except psycopg.errors.UniqueViolation:
         raise Conflict(_TAKEN, field="tags") from None
     return rule_id
@@ -137,11 +137,11 @@ def edit_rule(conn: psycopg.Connection[Any], rule_id: int, body: CareRuleIn, *,
     try:
         with writing(conn):
             before = _locked(conn, rule_id)
-            changes = audit.diff(before, wanted)
+            changes = diff(before, wanted)
             if not changes:
                 return
             update(conn, "care_rules", rule_id, {k: wanted[k] for k in changes})
-            audit.record(conn, actor, "care_rule", rule_id, "update",
+            record(conn, actor, "care_rule", rule_id, "update",
                          {"tags": [before["tags"], wanted["tags"]], **changes},
                          home_id=None, residents=())
     except psycopg.errors.UniqueViolation:
@@ -154,15 +154,15 @@ def delete_rule(conn: psycopg.Connection[Any], rule_id: int, *, actor: Actor = S
         before = _locked(conn, rule_id)
         conn.execute("DELETE FROM care_rules WHERE id = %s", (rule_id,))
         kept = {k: v for k, v in before.items() if k not in ("id", "updated_at")}
-        audit.record(conn, actor, "care_rule", rule_id, "delete", audit.diff(kept, {
+        record(conn, actor, "care_rule", rule_id, "delete", diff(kept, {
             k: None for k in kept}), home_id=None, residents=())
 
 
-def rule_history(conn: psycopg.Connection[Any]) -> list[audit.AuditEntry]:
+def rule_history(conn: psycopg.Connection[Any]) -> list[AuditEntry]:
     """Every change of the rules, newest first."""
-    return fetch(conn, audit.AuditEntry, sql.SQL(
+    return fetch(conn, AuditEntry, sql.SQL(
         "SELECT id, ts, actor, entity, entity_id, action, changes, note FROM directory_audit "
-        "WHERE entity = 'care_rule' ORDER BY id DESC LIMIT %s"), (audit.HISTORY_LIMIT,))
+        "WHERE entity = 'care_rule' ORDER BY id DESC LIMIT %s"), (HISTORY_LIMIT,))
 
 
 def resident_plan(conn: psycopg.Connection[Any], scope: Scope, resident_id: int,

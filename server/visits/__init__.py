@@ -5,14 +5,13 @@ visit recorded at the door (with second attempts and follow-ups), and compliance
 from __future__ import annotations
 
 from server.visits.compliance import Compliance, compliance
+from server.visits.inputs import AssignIn, VisitIn
 from server.visits.model import (
-    AssignIn,
     FollowUp,
     Recorded,
     TaskKind,
     TaskStatus,
     Visit,
-    VisitIn,
     VisitorKind,
     VisitTask,
 )

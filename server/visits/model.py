@@ -8,13 +8,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field
-
-from server.api.types import Id, Text
-from server.directory.records import Input
-
 SECOND_ATTEMPT_DAYS = 2  # "not at home": try again this many days later
-TEXT = 1000
 
 
 class VisitorKind(StrEnum):
@@ -65,29 +59,6 @@ class FollowUp(StrEnum):
 _PRIORITY = {FollowUp.FELL_RECENTLY: 1, FollowUp.UNWELL: 1, FollowUp.NO_FOOD: 1,
              FollowUp.NOT_REACHED: 1, FollowUp.DEVICE_NOT_WORN: 2, FollowUp.SAFETY_HAZARD: 2,
              FollowUp.LOW_MOOD: 2, FollowUp.NEEDS_HELP: 3}
-
-
-class VisitIn(Input):
-    """A visit as the visitor records it at the door."""
-
-    resident_id: Id
-    task_id: Id | None = None
-    visitor_kind: VisitorKind = VisitorKind.GRID_WORKER
-    arrived_at: datetime | None = None  # default: now
-    at_home: bool
-    met: Text = Field(default="", max_length=200)
-    health: Text = Field(default="", max_length=TEXT)
-    living: Text = Field(default="", max_length=TEXT)
-    mood: Text = Field(default="", max_length=TEXT)
-    safety: Text = Field(default="", max_length=TEXT)
-    needs: Text = Field(default="", max_length=TEXT)
-    follow_up: FollowUp | None = None
-    follow_up_note: Text = Field(default="", max_length=TEXT)
-    photo_url: Text | None = Field(default=None, max_length=500)
-
-
-class AssignIn(Input):
-    user_id: Id | None  # None: unassign
 
 
 @dataclass(frozen=True, slots=True)

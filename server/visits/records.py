@@ -19,6 +19,7 @@ from server.alerts.model import Actor
 from server.directory.records import fetch, one, writing
 from server.errors import Invalid
 from server.scope import Scope
+from server.visits.inputs import VisitIn
 from server.visits.model import (
     SECOND_ATTEMPT_DAYS,
     FollowUp,
@@ -26,7 +27,6 @@ from server.visits.model import (
     TaskKind,
     TaskStatus,
     Visit,
-    VisitIn,
 )
 from server.visits.tasks import add_task, get_task
 

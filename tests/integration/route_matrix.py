@@ -140,4 +140,9 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("POST", "/api/visits"):                             E(401, 201, 201, 403, 201, 403, 404),
     ("GET", "/api/visits/compliance"):                   E(401, 403, 200, 403, 200, 403, 403),
     ("GET", "/api/residents/{resident_id}/visits"):      E(401, 200, 200, 403, 200, 200, 404),
+    # --- care calls (主动关爱): call takers call; supervisors start campaigns
+    ("GET", "/api/care-calls"):                          E(401, 200, 200, 403, 200, 403, 200),
+    ("POST", "/api/care-calls"):                         E(401, 201, 201, 403, 201, 403, 404),
+    ("POST", "/api/care-calls/campaigns"):               E(401, 403, 201, 403, 201, 403, 403),
+    ("GET", "/api/residents/{resident_id}/care-calls"):  E(401, 200, 200, 403, 200, 200, 404),
 }

@@ -208,6 +208,8 @@ BODIES: dict[tuple[str, str], Callable[[Call], dict[str, Any]]] = {
                                                      "call_every_days": 3},
     ("POST", "/api/visits"): lambda c: {"resident_id": c.world.resident, "at_home": True},
     ("PUT", "/api/visits/tasks/{task_id}/assignee"): lambda c: {"user_id": None},
+    ("POST", "/api/care-calls"): lambda c: {"resident_id": c.world.resident, "outcome": "well"},
+    ("POST", "/api/care-calls/campaigns"): lambda c: {"name": "寒潮关爱", "reason": "cold"},
 }
 
 

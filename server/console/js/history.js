@@ -8,7 +8,7 @@ import { alertRow } from "./queue.js";
 const STATES = ["open", "claimed", "dispatched", "resolved", "cancelled"];
 const PRIORITIES = ["P1", "P2", "P3", "TEST"];
 const TYPES = ["panic", "fall", "vitals", "inactivity", "low_battery", "tamper", "device_silent",
-  "gateway_offline", "sensor_fault", "test", "phone_in"];
+  "gateway_offline", "sensor_fault", "test", "phone_in", "welfare_check"];
 const PAGE = 50;
 
 /** A date input's value (local day) → ISO instant at the start of that day (+ ``days``). */

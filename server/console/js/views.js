@@ -6,6 +6,7 @@
 // language changed) and ``reset()`` (signed out). ``ctx``: ``me()``, ``toast(text, kind)``,
 // ``merged(summary)``, ``tick()``, ``go(hash)``.
 
+import { CareCallsView } from "./carecalls.js";
 import { ProvisioningView } from "./provisioning.js";
 import { ReportsView } from "./reports.js";
 import { ResidentsView } from "./residents/view.js";
@@ -23,6 +24,8 @@ export const VIEWS = [
     css: "css/users.css" },
   { name: "provisioning", tab: "tab.provisioning", roles: ["technician", "supervisor", "admin"],
     View: ProvisioningView, css: "css/provisioning.css" },
+  { name: "carecalls", tab: "tab.carecalls", roles: ["operator", "supervisor", "admin"],
+    View: CareCallsView, css: "css/carecalls.css" },
   { name: "visits", tab: "tab.visits", roles: ["visitor", "operator", "supervisor", "admin"],
     View: VisitsView, css: "css/visits.css" },
 ];

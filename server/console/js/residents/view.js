@@ -10,6 +10,7 @@ import { label, t } from "../i18n.js";
 import { awayText, phoneInDialog, PHONE_IN_ROLES } from "../phonein.js";
 import { directoryApi as api } from "./api.js";
 import { planCard, rulesDialog, tagChips } from "./care.js";
+import { careCallsOf, residentCallsCard } from "../carecalls.js";
 import { residentVisitsCard, visitsApi } from "../visits.js";
 import { editContact, editHome, editLimits, editResident, editStatus, newResident } from "./forms.js";
 import "./strings.js";
@@ -129,12 +130,13 @@ export class ResidentsView {
   async reload() {
     const id = this.id;
     try {
-      const [resident, alerts, history, devices, plan, visits] = await Promise.all([
+      const [resident, alerts, history, devices, plan, visits, calls] = await Promise.all([
         api.resident(id), this.staff ? api.alerts(id) : null,
         this.staff ? api.history(id) : [], api.devices(id),
-        this.staff ? api.carePlan(id) : null, this.staff ? visitsApi.ofResident(id) : null]);
+        this.staff ? api.carePlan(id) : null, this.staff ? visitsApi.ofResident(id) : null,
+        this.staff ? careCallsOf(id) : null]);
       if (id !== this.id) return;
-      this.page = { resident, alerts, history, devices, plan, visits };
+      this.page = { resident, alerts, history, devices, plan, visits, calls };
     } catch (exc) {
       if (!(exc instanceof ApiError) || id !== this.id || exc.status === 401) return;
       this.page = null;
@@ -164,7 +166,7 @@ export class ResidentsView {
       if (this.pane && !this.id) this.pane.replaceChildren(h("p.empty.detail-empty", {}, t("res.pick")));
       return;
     }
-    const { resident: r, alerts, history, devices, plan, visits } = this.page;
+    const { resident: r, alerts, history, devices, plan, visits, calls } = this.page;
     const scroll = this.pane.querySelector(".detail-body")?.scrollTop ?? 0;
     this.pane.replaceChildren(h("article.detail.res-page", { testid: "res-page",
       dataset: { residentId: r.id } },
@@ -174,6 +176,7 @@ export class ResidentsView {
         r.vital_limits ? this.limits(r) : null),
       h("div.col", {}, alerts ? alertsCard(alerts.alerts, this.ctx) : null,
         alerts ? callsCard(alerts.calls) : null, residentVisitsCard(visits),
+        residentCallsCard(calls),
         this.staff ? historyCard(history) : null,
         devicesCard(devices))))));
     this.pane.querySelector(".detail-body").scrollTop = scroll;
