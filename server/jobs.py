@@ -31,6 +31,8 @@ from server.auth.sessions import prune_sessions
 from server.auth.throttle import LoginLimits, prune
 from server.detect.inactivity import fit_limits
 from server.detect.worker import DetectorWorker
+from server.maintenance.checks import run_checks
+from server.settings import Settings
 from server.store import run_maintenance, set_gateway_state
 from server.supervision import supervise
 
@@ -156,6 +158,19 @@ class Maintenance:
     async def __call__(self) -> None:
         report = await self.db.run(lambda c: run_maintenance(c, lock_timeout=self.lock_timeout))
         log.info("maintenance: %s", report)
+
+
+@dataclass(frozen=True)
+class DeviceUpkeep:
+    """Command timeouts, failed installation tests, work orders (``server.maintenance``)."""
+
+    db: Db
+    settings: Settings
+
+    async def __call__(self) -> None:
+        report = await self.db.run(lambda c: run_checks(c, self.settings))
+        if report.orders_opened or report.tests_failed:
+            log.info("device upkeep: %s", report)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from server.ingest.pool import IngestPool
 from server.jobs import (
     Db,
     Detection,
+    DeviceUpkeep,
     Escalation,
     GatewayStatus,
     InactivityLearning,
@@ -145,7 +146,8 @@ def _periodic(s: Settings, db: Db, connection: Callable[[], Db],
         ("notifications", s.escalation_every, Webhooks(connection(), http)),
         ("maintenance", s.maintenance_every,
          Maintenance(connection(), s.maintenance_lock_timeout)),
-        ("sign-in-housekeeping", s.maintenance_every, SignInHousekeeping(db, s.login_limits()))]
+        ("sign-in-housekeeping", s.maintenance_every, SignInHousekeeping(db, s.login_limits())),
+        ("device-upkeep", s.maintenance_checks_every, DeviceUpkeep(db, s))]
     if s.detectors:
         jobs += [("detectors", s.detector_every, Detection(connection(), DetectorWorker(s))),
                  ("inactivity-learning", s.inactivity_learn_every,
