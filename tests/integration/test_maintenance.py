@@ -70,7 +70,8 @@ def test_an_installation_test_passes_on_the_press_and_raises_no_alert(
         event = _press(conn, 2)
         (done,) = installation.recent(conn, Scope.of(staff.technician), device=BUTTON)
         assert (done.state, done.event_id) == ("pass", event.id)
-        assert done.ended_at is not None and done.ended_at >= done.started_at
+        assert done.ended_at is not None
+        assert done.ended_at >= done.started_at
         assert ("panic", "P1") not in _alerts(conn)  # the test press is not an alarm
         _press(conn, 3)  # with no test open, a press is an alarm again
         assert ("panic", "P1") in _alerts(conn)
@@ -133,7 +134,8 @@ def test_a_silent_device_opens_one_work_order(world: World, staff: Staff) -> Non
         opened = run_checks(conn, SETTINGS).orders_opened
         run_checks(conn, SETTINGS)
         (order,) = work_orders.listing(conn, ALL_SCOPE, state="open")
-        assert opened == [order.id] and (order.device, order.reason) == (CORD, "device_silent")
+        assert opened == [order.id]
+        assert (order.device, order.reason) == (CORD, "device_silent")
         assert [d.uid for d in health.devices(conn, SETTINGS, ALL_SCOPE, only="silent")] == [CORD]
         assert [d.uid for d in health.devices(conn, SETTINGS, ALL_SCOPE,
                                               only="open_order")] == [CORD]
