@@ -54,7 +54,8 @@ def _press(conn: Any, n: int, device: str = BUTTON, etype: EventType = EventType
 
 
 def _alerts(conn: Any) -> list[tuple[str, str]]:
-    return conn.execute("SELECT type, priority FROM alerts ORDER BY id").fetchall()
+    rows = conn.execute("SELECT type, priority FROM alerts ORDER BY id").fetchall()
+    return [(str(kind), str(priority)) for kind, priority in rows]
 
 
 def test_an_installation_test_passes_on_the_press_and_raises_no_alert(
