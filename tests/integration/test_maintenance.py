@@ -151,6 +151,8 @@ def test_the_health_filters(world: World, staff: Staff) -> None:
                      "paired_at = now()")
         conn.execute("UPDATE devices SET battery_pct = 12 WHERE uid = %s", (BUTTON,))
         conn.execute("UPDATE devices SET rssi = -97 WHERE uid = %s", (PENDANT,))
+        conn.execute("UPDATE devices SET paired_at = now() - interval '7 days 1 hour' "
+                     "WHERE uid = %s", (CORD,))
         conn.execute("UPDATE gateways SET state = 'online', last_heartbeat = %s", (
             '{"uptime_s": 3600.5, "interval_s": 30, "config_rev": 2, "outbox": {"depth": 4, '
             '"alarms": 1, "oldest_s": 12.5, "shed": 0}}',))
@@ -164,6 +166,8 @@ def test_the_health_filters(world: World, staff: Staff) -> None:
         assert uids("low_battery") == [BUTTON]
         assert uids("weak_signal") == [PENDANT]
         assert uids("silent") == []
+        self_tests = {d.uid: d.self_test for d in health.devices(conn, SETTINGS, tech)}
+        assert self_tests == {BUTTON: "ok", CORD: "due", PENDANT: None}  # due: no attention yet
         with pytest.raises(Invalid):
             uids("everything")
         (gw,) = [g for g in health.gateways(conn, SETTINGS, tech) if g.id == GATEWAY]
