@@ -32,6 +32,7 @@ from server.auth.throttle import LoginLimits, prune
 from server.detect.inactivity import fit_limits
 from server.detect.worker import DetectorWorker
 from server.maintenance.checks import run_checks
+from server.maintenance.health import note_firmware
 from server.settings import Settings
 from server.store import run_maintenance, set_gateway_state
 from server.supervision import supervise
@@ -101,6 +102,9 @@ class GatewayStatus:
     async def __call__(self, gateway: str, status: Status) -> None:
         changed = await self.db.run(
             lambda c: set_gateway_state(c, gateway, status.state, status.ts or time.time()))
+        version = status.version
+        if status.state == "online" and version:
+            await self.db.run(lambda c: note_firmware(c, gateway, version))
         if changed:
             log.info("gateway %s is %s", gateway, status.state)
 

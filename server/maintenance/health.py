@@ -112,6 +112,7 @@ class GatewayHealth:
     outbox_alarms: int | None
     outbox_oldest_s: float | None
     config_rev: int | None
+    firmware: str | None  # the version its retained status names
     devices: int
     attention: int  # its devices needing attention
 
@@ -123,7 +124,7 @@ _GATEWAYS = sql.SQL(
     "(g.last_heartbeat->'outbox'->>'depth')::int8 AS outbox_depth, "
     "(g.last_heartbeat->'outbox'->>'alarms')::int8 AS outbox_alarms, "
     "(g.last_heartbeat->'outbox'->>'oldest_s')::float8 AS outbox_oldest_s, "
-    "(g.last_heartbeat->>'config_rev')::int AS config_rev, "
+    "(g.last_heartbeat->>'config_rev')::int AS config_rev, g.firmware, "
     "(SELECT count(*) FROM devices d WHERE d.gateway_id = g.id)::int AS devices, 0 AS attention "
     "FROM gateways g LEFT JOIN homes h ON h.id = g.home_id WHERE {} ")
 
@@ -156,3 +157,9 @@ def presence(conn: psycopg.Connection[Any], scope: Scope, gateway: str,
     return fetch(conn, Presence, sql.SQL(
         "SELECT ts, state FROM gateway_presence WHERE gateway_id = %s ORDER BY ts DESC "
         "LIMIT %s"), (gateway, limit))
+
+
+def note_firmware(conn: psycopg.Connection[Any], gateway: str, version: str) -> None:
+    """The version a gateway's retained status names (presence's hook)."""
+    conn.execute("UPDATE gateways SET firmware = %s WHERE id = %s AND firmware IS DISTINCT "
+                 "FROM %s", (version, gateway, version))

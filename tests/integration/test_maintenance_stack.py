@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from kernel import __version__
 from tests.fixtures.stack import HomeGateway, Stack, full_stack, home_gateway
 from tests.fixtures.staff import add_staff
 from tests.fixtures.waiting import eventually_sync
@@ -42,6 +43,9 @@ def test_console_commands_and_their_results(full_stack: Stack,
     assert result["result"]["gw"] == GATEWAY
     assert "outbox" in result["result"]
     assert result["answered_at"] is not None
+    (health,) = [g for g in api.get("/api/maintenance/gateways").json() if g["id"] == GATEWAY]
+    assert health["state"] == "online"
+    assert health["firmware"] == __version__  # from its retained status
 
     # restart the uplink: the gateway logs in again; what it held is still sent
     before = home_gateway.gateway.counters["mqtt_connects"]

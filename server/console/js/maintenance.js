@@ -144,7 +144,7 @@ export class MaintenanceView {
       const select = (e) => { if (e.target.tagName !== "BUTTON") { this.selected = g.id; this.load(); } };
       return h(`tr${g.id === this.selected ? ".selected" : ""}`,
         { testid: `maint-gw-${g.id}`, dataset: { state: g.state }, onclick: select },
-        h("td.mono", {}, g.id),
+        h("td.mono", {}, g.id, g.firmware ? h("div.small.muted", { testid: "maint-gw-firmware" }, `v${g.firmware}`) : null),
         h("td", {}, g.address || "—"),
         h("td", {}, h(`span.online.is-${g.state}`, {}, t(`maint.state.${g.state}`)),
           h("div.small.muted", {}, when(g.last_seen))),

@@ -67,3 +67,6 @@ CREATE TABLE maintenance_audit (
     detail      jsonb NOT NULL DEFAULT '{}'
 );
 CREATE INDEX maintenance_audit_entity ON maintenance_audit (entity, entity_id, id);
+
+-- The gateway software version its retained status names (the health page's "firmware").
+ALTER TABLE gateways ADD COLUMN firmware text;
