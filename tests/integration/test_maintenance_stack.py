@@ -9,10 +9,12 @@ from typing import Any
 import httpx
 
 from kernel import __version__
+from server.alerts.model import Role
+from server.auth.users import create_user
 from tests.fixtures.stack import HomeGateway, Stack, full_stack, home_gateway
 from tests.fixtures.staff import add_staff
 from tests.fixtures.waiting import eventually_sync
-from tests.fixtures.world import BUTTON, GATEWAY
+from tests.fixtures.world import BUTTON, GATEWAY, PASSWORD
 
 __all__ = ["full_stack", "home_gateway"]
 
@@ -77,6 +79,17 @@ def test_installation_test_passes_on_the_buttons_press(full_stack: Stack,
         return str(found[0]["state"])
 
     eventually_sync(lambda: state() == "pass", 15, "the test to pass", every=0.1)
+    world = full_stack.world
+    with world.connect() as conn:  # a technician of another community: nothing of ours
+        create_user(conn, "otto", "Otto", Role.TECHNICIAN, PASSWORD,
+                    regions=(world.other_community,))
+    otto = full_stack.client("otto")
+    assert otto.post("/api/maintenance/tests", json={"device": BUTTON}).status_code == 404
+    assert otto.post(f"/api/maintenance/gateways/{GATEWAY}/commands",
+                     json={"op": "status"}).status_code == 404
+    assert otto.get("/api/maintenance/tests").json() == []
+    assert otto.get("/api/maintenance/devices").json() == []
     operator = full_stack.client("alice")
+    assert operator.get("/api/maintenance/devices").status_code == 403
     queue = operator.get("/api/alerts/queue", params={"include_test": True}).json()
     assert [a for a in queue if a.get("device") == BUTTON] == []  # not even as a TEST
