@@ -32,6 +32,7 @@ from server.api import (
     maintenance_routes,
     reports_routes,
     users_routes,
+    visits_routes,
 )
 from server.health import DatabaseProbe, report
 from server.runtime import running
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None, *, ingest: bool = True,
     errors.install(app)
     limits.install(app, settings)
     for module in (auth_routes, alerts_routes, charts_routes, directory_routes, reports_routes,
-                   users_routes, live, enrol_routes, maintenance_routes):
+                   users_routes, live, enrol_routes, visits_routes, maintenance_routes):
         app.include_router(module.router)
 
     @app.exception_handler(psycopg.OperationalError)

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
 import httpx
@@ -36,6 +36,7 @@ from server.maintenance.health import note_firmware
 from server.settings import Settings
 from server.store import run_maintenance, set_gateway_state
 from server.supervision import supervise
+from server.visits.tasks import make_plan
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -211,5 +212,21 @@ class SignInHousekeeping:
             if any(counts):
                 log.info("sign-in housekeeping: %d sessions, %d reset codes, %d throttle rows "
                          "forgotten", *counts)
+
+        await self.db.run(job)
+
+
+@dataclass(frozen=True)
+class VisitPlans:
+    """Makes this month's visit plan from the care rules (what exists stays: a new resident
+    or a changed rule adds what is missing)."""
+
+    db: Db
+
+    async def __call__(self) -> None:
+        def job(conn: psycopg.Connection[Any]) -> None:
+            added = make_plan(conn, date.today())
+            if added:
+                log.info("visit plan: %d tasks added for %s", added, date.today().isoformat()[:7])
 
         await self.db.run(job)

@@ -42,6 +42,7 @@ from server.jobs import (
     Maintenance,
     SignInHousekeeping,
     Supervision,
+    VisitPlans,
     Webhooks,
 )
 from server.presence import PresenceListener
@@ -147,6 +148,7 @@ def _periodic(s: Settings, db: Db, connection: Callable[[], Db],
         ("maintenance", s.maintenance_every,
          Maintenance(connection(), s.maintenance_lock_timeout)),
         ("sign-in-housekeeping", s.maintenance_every, SignInHousekeeping(db, s.login_limits())),
+        ("visit-plans", s.maintenance_every, VisitPlans(db)),
         ("device-upkeep", s.maintenance_checks_every, DeviceUpkeep(db, s))]
     if s.detectors:
         jobs += [("detectors", s.detector_every, Detection(connection(), DetectorWorker(s))),

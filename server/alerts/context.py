@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 
 from server.alerts.model import AlertType, Priority
-from server.directory.care_tags import CareTag
+from server.directory.care_rules import CareRule, plan_for
 
 PERSONAL = frozenset({AlertType.PANIC, AlertType.FALL, AlertType.VITALS, AlertType.INACTIVITY,
                       AlertType.PHONE_IN})
@@ -68,14 +68,13 @@ class Context:
         return self.resident or self.address or self.device or self.gateway_id or kind.value
 
 
-def raised_priority(priority: Priority, ctx: Context, today: date | None = None) -> Priority:
-    """Care tags raise P2 to P1: 失能 (disabled), or 80+ (高龄 / birth date) and 独居 (alone)."""
+def raised_priority(priority: Priority, ctx: Context, rules: Sequence[CareRule],
+                    today: date | None = None) -> Priority:
+    """P2 raised to P1 when a care rule that applies to the resident says so (the defaults:
+    失能, 失智, or 80+ — 高龄 or the birth date — and 独居)."""
     if priority != Priority.P2:
         return priority
-    today = today or date.today()
-    aged = CareTag.AGED in ctx.care_tags or (
-        ctx.birth_date is not None and (today - ctx.birth_date).days >= 80 * 365.25)
-    if CareTag.DISABLED in ctx.care_tags or (aged and CareTag.ALONE in ctx.care_tags):
+    if plan_for(ctx.care_tags, ctx.birth_date, rules, today).raise_priority:
         return Priority.P1
     return priority
 

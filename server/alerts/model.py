@@ -127,6 +127,7 @@ class Role(StrEnum):
     TECHNICIAN = "technician"
     ADMIN = "admin"
     AUDITOR = "auditor"  # reads audit trails (and the access log); takes no actions
+    VISITOR = "visitor"  # grid worker, volunteer…: their visit tasks only (server.visits)
     SYSTEM = "system"
 
 

@@ -58,6 +58,7 @@ from server.alerts.model import (
     State,
 )
 from server.directory.access import Access, key_safe_code
+from server.directory.care_rules import list_rules
 from server.scope import Scope
 
 CANCEL_WINDOW_S = 30.0
@@ -126,9 +127,9 @@ def raise_alert(conn: psycopg.Connection[Any], kind: AlertType, priority: Priori
                 event_id: str | None = None) -> Raised:
     """Open an alert for an incident (by the OPEN rule), or attach to the active one for the
     same incident (BUMP); link the event that raised it, if any."""
-    new = NewAlert(kind, raised_priority(priority, ctx), ctx.correlation(kind), ctx.title(kind),
-                   ctx.region_id, ctx.home_id, ctx.resident_id, ctx.gateway_id, ctx.device,
-                   details or {})
+    new = NewAlert(kind, raised_priority(priority, ctx, list_rules(conn)),
+                   ctx.correlation(kind), ctx.title(kind), ctx.region_id, ctx.home_id,
+                   ctx.resident_id, ctx.gateway_id, ctx.device, details or {})
     with machine.atomic(conn):
         raised = _open_or_attach(conn, new, event_id)
         if event_id is not None:
@@ -246,7 +247,7 @@ def prewarning_answered(conn: psycopg.Connection[Any], ctx: Context, *, prompt: 
     kind = AlertType.INACTIVITY
     prewarning = {"prompt": prompt, "answered_at": at, "after_s": seconds, "device": device,
                   "rule": rule, "inactive_min": inactive_min,
-                  "priority": raised_priority(Priority.P2, ctx).value}
+                  "priority": raised_priority(Priority.P2, ctx, list_rules(conn)).value}
     new = NewAlert(kind, Priority.P3,
                    f"{ctx.correlation(kind)}:prewarning:{prompt}", ctx.title(kind),
                    ctx.region_id, ctx.home_id, ctx.resident_id, ctx.gateway_id, device,

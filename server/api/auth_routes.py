@@ -18,7 +18,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, PlainValidator
 from pydantic_core import PydanticCustomError
 
-from server.api.deps import ClientInfo, CurrentUser, Db, Limits, token_of
+from server.api.deps import ClientInfo, Db, Limits, SignedIn, token_of
 from server.api.errors import RESPONSES, documented
 from server.api.types import Id
 from server.auth.sessions import COOKIE, SESSION_TTL, close_session, list_sessions, session_id
@@ -137,7 +137,7 @@ def reset(body: CodeLogin, request: Request, response: Response, conn: Db, limit
 
 
 @router.post("/password", status_code=204, responses=documented(429))
-def change_own_password(body: PasswordChange, request: Request, user: CurrentUser, conn: Db,
+def change_own_password(body: PasswordChange, request: Request, user: SignedIn, conn: Db,
                         limits: Limits, client: ClientInfo) -> None:
     """Change one's own password (the current one is checked and throttled like a sign-in: a
     wrong one is 422 naming ``current_password``). Every other session of the user ends."""
@@ -157,12 +157,12 @@ def logout(request: Request, response: Response, conn: Db) -> None:
 
 
 @router.get("/me")
-def me(user: CurrentUser) -> dict[str, Any]:
+def me(user: SignedIn) -> dict[str, Any]:
     return user_json(user)
 
 
 @router.get("/sessions")
-def my_sessions(request: Request, user: CurrentUser, conn: Db) -> list[dict[str, Any]]:
+def my_sessions(request: Request, user: SignedIn, conn: Db) -> list[dict[str, Any]]:
     """One's own active sessions (``current``: the one asking)."""
     token = token_of(request)
     current = session_id(conn, token) if token else None
@@ -170,6 +170,6 @@ def my_sessions(request: Request, user: CurrentUser, conn: Db) -> list[dict[str,
 
 
 @router.delete("/sessions/{session_id}", status_code=204)
-def end_my_session(session_id: Id, user: CurrentUser, conn: Db, client: ClientInfo) -> None:
+def end_my_session(session_id: Id, user: SignedIn, conn: Db, client: ClientInfo) -> None:
     """End one of one's own sessions (another's: 404)."""
     accounts.end_session(conn, session_id, user.actor, client.address, owner=user.id)

@@ -78,11 +78,23 @@ def token_of(request: Request) -> str | None:
     return request.cookies.get(COOKIE)
 
 
-def current_user(request: Request, conn: Db) -> User:
+def signed_in_user(request: Request, conn: Db) -> User:
+    """Whoever holds a session, visitors included (their own account, the visits pages)."""
     token = token_of(request)
     user = session_user(conn, token) if token else None
     if user is None:
         raise HTTPException(401, "sign in first", headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+SignedIn = Annotated[User, Depends(signed_in_user)]
+
+
+def current_user(user: SignedIn) -> User:
+    """A signed-in member of the service's staff: visitors (grid workers, volunteers) reach
+    their own account and the visits pages only, whatever else a route would admit."""
+    if user.role == Role.VISITOR:
+        raise HTTPException(403, "visitors use the visits pages only")
     return user
 
 
@@ -93,7 +105,7 @@ def require(*roles: Role) -> Callable[[User], User]:
     """A dependency admitting only the given roles (admins always)."""
     allowed = {*roles, Role.ADMIN}
 
-    def check(user: CurrentUser) -> User:
+    def check(user: SignedIn) -> User:
         if user.role not in allowed:
             raise HTTPException(403, f"this needs the role {' or '.join(sorted(allowed))}")
         return user

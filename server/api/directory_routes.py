@@ -28,6 +28,8 @@ router = APIRouter(prefix="/api", tags=["directory"], responses=RESPONSES)
 Manager = Annotated[User, Depends(require(Role.SUPERVISOR))]
 Admin = Annotated[User, Depends(require())]
 Installer = Annotated[User, Depends(require(Role.TECHNICIAN, Role.SUPERVISOR))]
+# who reads the history of the care rules: those who answer for the service, and auditors
+Overseer = Annotated[User, Depends(require(Role.SUPERVISOR, Role.AUDITOR))]
 # who reads a resident's alerts and the history of their record: the call centre, and auditors
 Staff = Annotated[User, Depends(require(Role.OPERATOR, Role.SUPERVISOR, Role.AUDITOR))]
 
@@ -55,11 +57,56 @@ def vocabulary(_user: CurrentUser) -> dict[str, Any]:
 @router.get("/residents")
 def residents(user: CurrentUser, conn: Db,
               q: Annotated[Text, Query(max_length=100)] = "",
-              include_inactive: bool = False) -> list[dict[str, Any]]:
+              include_inactive: bool = False,
+              tag: Annotated[list[directory.CareTag] | None, Query(max_length=4)] = None,
+              ) -> list[dict[str, Any]]:
     """Search by name (characters, pinyin, initials: ``wxy`` finds 王秀英), phone (a
-    resident's or a contact's; the last four digits do), address or device id."""
+    resident's or a contact's; the last four digits do), address or device id; ``tag``
+    (repeatable): only residents with every one of these care tags."""
     return [asdict(r) for r in directory.search_residents(
-        conn, Scope.of(user), q, include_inactive=include_inactive)]
+        conn, Scope.of(user), q, include_inactive=include_inactive, tags=tag or ())]
+
+
+@router.get("/directory/tag-counts")
+def tag_counts(user: CurrentUser, conn: Db, include_inactive: bool = False) -> dict[str, Any]:
+    """How many residents (in the caller's regions) carry each care tag, and in all."""
+    counts = directory.tag_counts(conn, Scope.of(user), include_inactive=include_inactive)
+    return {"total": counts.pop("", 0), "tags": counts}
+
+
+@router.get("/residents/{resident_id}/care-plan")
+def care_plan(resident_id: Id, user: Staff, conn: Db) -> dict[str, Any]:
+    """How often the resident is visited and called, and whether their P2 alarms are raised
+    to P1, as the care rules make it of their tags (not for technicians: tags such as 失智
+    are health details)."""
+    return asdict(directory.resident_plan(conn, Scope.of(user), resident_id))
+
+
+@router.get("/care-rules")
+def care_rules(_user: CurrentUser, conn: Db) -> list[dict[str, Any]]:
+    """The rule table: what care tags mean for visits, care calls and alarm priority."""
+    return [asdict(r) for r in directory.list_rules(conn)]
+
+
+@router.get("/care-rules/history")
+def care_rules_history(_user: Overseer, conn: Db) -> list[dict[str, Any]]:
+    """Every change of the rule table (who, when, before → after), newest first."""
+    return [asdict(e) for e in directory.rule_history(conn)]
+
+
+@router.post("/care-rules", status_code=201)
+def add_care_rule(body: directory.CareRuleIn, user: Admin, conn: Db) -> dict[str, Any]:
+    return {"id": directory.add_rule(conn, body, actor=user.actor)}
+
+
+@router.put("/care-rules/{rule_id}", status_code=204)
+def edit_care_rule(rule_id: Id, body: directory.CareRuleIn, user: Admin, conn: Db) -> None:
+    directory.edit_rule(conn, rule_id, body, actor=user.actor)
+
+
+@router.delete("/care-rules/{rule_id}", status_code=204)
+def delete_care_rule(rule_id: Id, user: Admin, conn: Db) -> None:
+    directory.delete_rule(conn, rule_id, actor=user.actor)
 
 
 @router.get("/residents/{resident_id}")

@@ -20,6 +20,7 @@ from fastapi.encoders import jsonable_encoder
 
 from server.alerts import queries
 from server.alerts.feed import safe_head
+from server.alerts.model import Role
 from server.api.deps import LiveFanout, Pool
 from server.auth.sessions import COOKIE, session_owner, session_user
 from server.auth.users import User
@@ -72,6 +73,9 @@ async def live(ws: WebSocket, pool: Pool, fanout: LiveFanout) -> None:
     await ws.accept()
     if user is None or token is None:  # closed after accept: the browser sees the code
         await ws.close(code=4401, reason="sign in first")
+        return
+    if user.role == Role.VISITOR:
+        await ws.close(code=4403, reason="visitors use the visits pages only")
         return
     since = ws.query_params.get("since")
     if since and not _SEQ.fullmatch(since):

@@ -10,15 +10,27 @@ constraint the database still enforces is a ``Conflict`` (``server.errors``; the
 404 / 409 / 422). Inputs are pydantic models built from ``server.api.types``.
 
 One module per thing held: ``regions``, ``homes``, ``residents``, ``contacts``, ``gateways``,
-``devices``, ``users``; ``care_tags`` (the one vocabulary), ``search`` (resident search and
-its terms), ``audit``, ``sensitive`` and ``access`` (every read of health details, phones,
-key-safe codes, and who read them),
-``page`` (a resident page's devices, the editor's vocabulary); ``records`` has what they share.
+``devices``, ``users``; ``care_tags`` (the one vocabulary), ``care_rules`` (what the tags
+mean for visits, calls and priority), ``search`` (resident search and its terms), ``audit``,
+``sensitive`` and ``access`` (every read of health details, phones, key-safe codes, and who
+read them), ``page`` (a resident page's devices, the editor's vocabulary); ``records`` has
+what they share.
 """
 
 from __future__ import annotations
 
 from server.directory.audit import AuditEntry, history
+from server.directory.care_rules import (
+    CarePlan,
+    CareRule,
+    CareRuleIn,
+    add_rule,
+    delete_rule,
+    edit_rule,
+    list_rules,
+    resident_plan,
+    rule_history,
+)
 from server.directory.care_tags import CARE_TAGS, CareTag
 from server.directory.contacts import (
     Contact,
@@ -57,7 +69,7 @@ from server.directory.residents import (
     set_limits,
     set_status,
 )
-from server.directory.search import ResidentListing, search_residents
+from server.directory.search import ResidentListing, search_residents, tag_counts
 from server.directory.sensitive import (
     Access,
     contacts_for,
@@ -71,6 +83,9 @@ __all__ = [
     "CARE_TAGS",
     "Access",
     "AuditEntry",
+    "CarePlan",
+    "CareRule",
+    "CareRuleIn",
     "CareTag",
     "Contact",
     "ContactEdit",
@@ -102,27 +117,34 @@ __all__ = [
     "add_home",
     "add_region",
     "add_resident",
+    "add_rule",
     "add_user",
     "contacts_for",
     "deactivate_contact",
     "deactivate_home",
+    "delete_rule",
     "devices_at_home",
     "edit_contact",
     "edit_home",
     "edit_resident",
+    "edit_rule",
     "get_home",
     "history",
     "key_safe_code",
     "list_gateways",
     "list_regions",
+    "list_rules",
     "list_users",
     "reorder_contacts",
     "resident_cards",
+    "resident_plan",
     "resident_record",
     "resident_summary",
+    "rule_history",
     "search_residents",
     "set_limits",
     "set_status",
+    "tag_counts",
     "vocabulary",
     "wearables_of",
 ]

@@ -28,6 +28,7 @@ class HomeIn(Input):
     address: Text = Field(min_length=1, max_length=200)
     key_safe_code: Text | None = Field(default=None, max_length=40)
     notes: Text = Field(default="", max_length=4000)
+    grid: Text = Field(default="", max_length=80)  # 网格 within the community (visits)
 
 
 class HomeEdit(Input):
@@ -37,8 +38,9 @@ class HomeEdit(Input):
     address: Text | None = Field(default=None, min_length=1, max_length=200)
     key_safe_code: Text | None = Field(default=None, max_length=40)
     notes: Text | None = Field(default=None, max_length=4000)
+    grid: Text | None = Field(default=None, max_length=80)
 
-    @field_validator("region_id", "address", "notes")
+    @field_validator("region_id", "address", "notes", "grid")
     @classmethod
     def _not_null(cls, value: Any) -> Any:
         if value is None:
@@ -55,6 +57,7 @@ class Home:
     region_id: int
     address: str
     notes: str
+    grid: str
     has_key_safe: bool
     active: bool
     community: str | None
@@ -65,7 +68,7 @@ class Home:
 
 
 _HOME = """
-SELECT h.id, h.region_id, h.address, h.notes, h.key_safe_code IS NOT NULL AS has_key_safe,
+SELECT h.id, h.region_id, h.address, h.notes, h.grid, h.key_safe_code IS NOT NULL AS has_key_safe,
        h.active, CASE WHEN r.level = '社区' THEN r.name END AS community,
        CASE WHEN r.level = '街道' THEN r.name WHEN p.level = '街道' THEN p.name END AS street,
        CASE WHEN r.level = '区' THEN r.name WHEN p.level = '区' THEN p.name
@@ -87,7 +90,7 @@ def locked_home(conn: psycopg.Connection[Any], scope: Scope, home_id: int,
     """Lock a home in ``scope`` (its row, and the ids of who lives there) for a write that
     changes it or puts someone in it; NotFound (naming ``field``) otherwise."""
     return one(conn, sql.SQL(
-        "SELECT h.id, h.region_id, h.address, h.key_safe_code, h.notes, h.active, "
+        "SELECT h.id, h.region_id, h.address, h.key_safe_code, h.notes, h.grid, h.active, "
         "coalesce((SELECT array_agg(r.id) FROM residents r WHERE r.home_id = h.id), '{{}}') "
         "AS residents FROM homes h WHERE h.id = %s AND {} FOR UPDATE OF h").format(
             scope.where("h.region_id")), (home_id,), f"no home {home_id}", field)

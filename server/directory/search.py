@@ -105,15 +105,27 @@ class ResidentListing:
     away_until: Any
 
 
-def search_residents(conn: psycopg.Connection[Any], scope: Scope, text: str = "", *,
-                     include_inactive: bool = False) -> list[ResidentListing]:
-    """Residents in scope found by ``text`` (any of the above; empty: everyone), by name, at
-    most SEARCH_LIMIT; moved and deceased residents only with ``include_inactive``."""
-    q = normalise(text)
+def _listed(scope: Scope, include_inactive: bool,
+            tags: Sequence[str]) -> tuple[list[sql.Composable], list[Any]]:
+    """The conditions every list of residents shares: scope, status, care tags (all of)."""
     conds: list[sql.Composable] = [scope.where("h.region_id")]
     params: list[Any] = []
     if not include_inactive:
         conds.append(sql.SQL("r.status NOT IN ('moved', 'deceased')"))
+    if tags:
+        conds.append(sql.SQL("r.care_tags @> %s::text[]"))
+        params.append(list(tags))
+    return conds, params
+
+
+def search_residents(conn: psycopg.Connection[Any], scope: Scope, text: str = "", *,
+                     include_inactive: bool = False,
+                     tags: Sequence[str] = ()) -> list[ResidentListing]:
+    """Residents in scope found by ``text`` (any of the above; empty: everyone) and carrying
+    every one of ``tags``, by name, at most SEARCH_LIMIT; moved and deceased residents only
+    with ``include_inactive``."""
+    q = normalise(text)
+    conds, params = _listed(scope, include_inactive, tags)
     if q:
         conds.append(sql.SQL(
             "(r.search_terms @> ARRAY[%s] OR h.address ILIKE %s OR EXISTS (SELECT 1 FROM "
@@ -125,3 +137,17 @@ def search_residents(conn: psycopg.Connection[Any], scope: Scope, text: str = ""
         "SELECT r.id, r.name, r.care_tags, h.id AS home_id, h.address, r.status, r.away_until "
         "FROM residents r JOIN homes h ON h.id = r.home_id WHERE {} ORDER BY r.name, r.id "
         "LIMIT {}").format(sql.SQL(" AND ").join(conds), SEARCH_LIMIT), params)
+
+
+def tag_counts(conn: psycopg.Connection[Any], scope: Scope, *,
+               include_inactive: bool = False) -> dict[str, int]:
+    """How many residents in scope carry each care tag (tags nobody carries: absent), and
+    ``""``: how many residents in all."""
+    conds, params = _listed(scope, include_inactive, ())
+    where = sql.SQL(" AND ").join(conds)
+    rows = conn.execute(sql.SQL(
+        "SELECT t, count(*) FROM residents r JOIN homes h ON h.id = r.home_id, "
+        "unnest(r.care_tags) t WHERE {} GROUP BY t UNION ALL SELECT '', count(*) FROM "
+        "residents r JOIN homes h ON h.id = r.home_id WHERE {}").format(where, where),
+        params * 2).fetchall()
+    return {tag: int(n) for tag, n in rows}

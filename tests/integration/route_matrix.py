@@ -125,6 +125,21 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("GET", "/api/lockouts"):                            E(401, 403, 200, 403, 200, 403, 403),
     ("DELETE", "/api/lockouts/{kind}/{subject}"):        E(401, 403, 204, 403, 204, 403, 403),
     ("GET", "/api/audit/users"):                         E(401, 403, 403, 403, 200, 200, 403),
+    # --- care rules (admins edit; everyone signed in reads), residents by care tag
+    ("GET", "/api/care-rules"):                          E(401, 200, 200, 200, 200, 200, 200),
+    ("POST", "/api/care-rules"):                         E(401, 403, 403, 403, 201, 403, 403),
+    ("PUT", "/api/care-rules/{rule_id}"):                E(401, 403, 403, 403, 204, 403, 403),
+    ("DELETE", "/api/care-rules/{rule_id}"):             E(401, 403, 403, 403, 204, 403, 403),
+    ("GET", "/api/care-rules/history"):                  E(401, 403, 200, 403, 200, 200, 403),
+    ("GET", "/api/directory/tag-counts"):                E(401, 200, 200, 200, 200, 200, 200),
+    ("GET", "/api/residents/{resident_id}/care-plan"):   E(401, 200, 200, 403, 200, 200, 404),
+    # --- visits (探访): visitors and staff record; supervisors plan, assign, read compliance
+    ("POST", "/api/visits/plan"):                        E(401, 403, 201, 403, 201, 403, 403),
+    ("GET", "/api/visits/tasks"):                        E(401, 200, 200, 403, 200, 403, 200),
+    ("PUT", "/api/visits/tasks/{task_id}/assignee"):     E(401, 403, 204, 403, 204, 403, 403),
+    ("POST", "/api/visits"):                             E(401, 201, 201, 403, 201, 403, 404),
+    ("GET", "/api/visits/compliance"):                   E(401, 403, 200, 403, 200, 403, 403),
+    ("GET", "/api/residents/{resident_id}/visits"):      E(401, 200, 200, 403, 200, 200, 404),
     # --- maintenance: health, work orders, commands, installation tests
     #     (technicians, supervisors, admins; another region's technician gets 404: the
     #     integration tests; the outsider column is an operator)

@@ -25,6 +25,7 @@ from server.alerts.model import (
     Priority,
     State,
 )
+from server.directory.care_rules import list_rules
 from server.store import insert_events, set_gateway_state
 from tests.fixtures.ingest import make_event
 from tests.fixtures.world import BUTTON, CORD, GATEWAY, World
@@ -166,10 +167,11 @@ def test_escalation_and_reminders_are_audited_and_notify_webhooks(world: World) 
 
 def test_care_tags_raise_p2_and_technical_alerts_are_per_device(world: World) -> None:
     ctx = Context(resident_id=1, care_tags=("高龄", "独居"))
-    assert raised_priority(Priority.P2, ctx) == Priority.P1
-    assert raised_priority(Priority.P2, Context(care_tags=("独居",))) == Priority.P2
-    assert raised_priority(Priority.P3, ctx) == Priority.P3
     with world.connect() as conn:
+        rules = list_rules(conn)  # the defaults
+        assert raised_priority(Priority.P2, ctx, rules) == Priority.P1
+        assert raised_priority(Priority.P2, Context(care_tags=("独居",)), rules) == Priority.P2
+        assert raised_priority(Priority.P3, ctx, rules) == Priority.P3
         (low,) = store(conn, EventType.LOW_BATTERY, CORD)
         (tamper,) = store(conn, EventType.TAMPER, CORD, open=True)
         assert store(conn, EventType.TAMPER, CORD, open=False) == []

@@ -31,6 +31,7 @@ from server.alerts.model import AlertType, DispatchKind, NewAlert, Priority
 from server.app import create_app
 from server.auth.sessions import open_session, session_id
 from server.auth.users import User
+from server.directory import CareTag
 from server.scope import ALL
 from server.settings import Settings
 from tests.fixtures.access import secured
@@ -129,6 +130,24 @@ def _contact(c: Call) -> int:
     return int(row[0])
 
 
+_TAG_SETS = itertools.combinations([t.value for t in CareTag], 3)  # each rule's own set
+
+
+def _rule(c: Call) -> int:
+    """A new care rule (for three tags no rule has yet)."""
+    row = c.sql("INSERT INTO care_rules (tags, call_every_days) VALUES (%s, 5) RETURNING id",
+                list(next(_TAG_SETS)))
+    return int(row[0])
+
+
+def _visit_task(c: Call) -> int:
+    """A new open visit task for the world's resident."""
+    row = c.sql("INSERT INTO visit_tasks (resident_id, kind, month, due_on) VALUES "
+                "(%s, 'manual', date_trunc('month', now())::date, now()::date) RETURNING id",
+                c.world.resident)
+    return int(row[0])
+
+
 def _work_order(c: Call) -> int:
     """A new open work order for a fresh device at the world's gateway."""
     uid = f"rf-wo{next(_n):06x}"
@@ -151,6 +170,8 @@ PARAMS: dict[str, Callable[[Call], Any]] = {
     "gateway_id": _gateway,
     "kind": lambda c: "account",
     "subject": _lockout,
+    "rule_id": _rule,
+    "task_id": _visit_task,
     "order_id": _work_order,
 }
 
@@ -192,6 +213,12 @@ BODIES: dict[tuple[str, str], Callable[[Call], dict[str, Any]]] = {
     ("POST", "/api/users"): lambda c: {"username": f"new{next(_n)}", "display_name": "New",
                                        "role": "operator", "password": NEW_PASSWORD},
     ("PATCH", "/api/users/{user_id}"): lambda c: {"display_name": "Renamed"},
+    ("POST", "/api/care-rules"): lambda c: {"tags": list(next(_TAG_SETS)),
+                                            "visit_every_days": 30},
+    ("PUT", "/api/care-rules/{rule_id}"): lambda c: {"tags": list(next(_TAG_SETS)),
+                                                     "call_every_days": 3},
+    ("POST", "/api/visits"): lambda c: {"resident_id": c.world.resident, "at_home": True},
+    ("PUT", "/api/visits/tasks/{task_id}/assignee"): lambda c: {"user_id": None},
     ("POST", "/api/maintenance/gateways/{gateway_id}/commands"): lambda c: {"op": "status"},
     ("POST", "/api/maintenance/tests"): lambda c: {"gateway_id": GATEWAY},
     ("POST", "/api/maintenance/work-orders/{order_id}/close"): lambda c: {"note": "replaced"},

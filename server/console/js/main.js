@@ -96,11 +96,13 @@ function start(me) {
   $("#login").hidden = true;
   $("#app").hidden = false;
   for (const view of VIEWS) $(`[data-testid=tab-${view.name}]`).hidden = !allowed(view, me);
+  for (const name of BUILT_IN) $(`[data-testid=tab-${name}]`).hidden = !viewAllowed(name);
   $("[data-testid=phone-in]").hidden = !PHONE_IN_ROLES.includes(me.role);
   paint();
   queueDetail.show(null);
   historyDetail.show(null);
   route();
+  if (me.role === "visitor") return; // no alert queue, no live feed
   live = new LiveFeed({
     hello: ({ resumed }) => { if (!resumed) loadQueue(); },
     change,
@@ -241,15 +243,20 @@ function route() {
   if (state.view === "queue" && path && Number(path)) select(Number(path));
 }
 
+/** Where a user lands: the queue; a visitor, who has no queue, their visits. */
+function home() {
+  return state.me?.role === "visitor" ? "visits" : "queue";
+}
+
 function viewAllowed(name) {
-  if (BUILT_IN.includes(name)) return true;
+  if (BUILT_IN.includes(name)) return state.me?.role !== "visitor";
   const view = VIEWS.find((v) => v.name === name);
   return Boolean(view && allowed(view, state.me));
 }
 
 /** Show view ``name`` (the queue if this user may not see it); ``path``: the rest of the hash. */
 function setView(name, push = true, path = "") {
-  const view = viewAllowed(name) ? name : "queue";
+  const view = viewAllowed(name) ? name : home();
   state.view = view;
   for (const el of document.querySelectorAll("main > .view")) el.hidden = el.dataset.view !== view;
   for (const el of document.querySelectorAll(".tabs [data-view]")) {

@@ -9,7 +9,7 @@ import { formDialog } from "./dialogs.js";
 import { fmtDateTime, h } from "./dom.js";
 import { extend, label, t } from "./i18n.js";
 
-const ROLES = ["operator", "supervisor", "technician", "admin", "auditor"];
+const ROLES = ["operator", "supervisor", "technician", "admin", "auditor", "visitor"];
 const SECTIONS = [
   { name: "list", roles: ["admin"] },
   { name: "lockouts", roles: ["admin", "supervisor"] },

@@ -11,6 +11,7 @@ import { ProvisioningView } from "./provisioning.js";
 import { ReportsView } from "./reports.js";
 import { ResidentsView } from "./residents/view.js";
 import { UsersView } from "./users.js";
+import { VisitsView } from "./visits.js";
 
 /** { name, tab (i18n key), roles (null: everyone), View, css (optional stylesheet, e.g.
  * "css/technician.css") } in tab order; the tab's testid is ``tab-<name>``, the section's
@@ -23,6 +24,8 @@ export const VIEWS = [
     css: "css/users.css" },
   { name: "provisioning", tab: "tab.provisioning", roles: ["technician", "supervisor", "admin"],
     View: ProvisioningView, css: "css/provisioning.css" },
+  { name: "visits", tab: "tab.visits", roles: ["visitor", "operator", "supervisor", "admin"],
+    View: VisitsView, css: "css/visits.css" },
   { name: "maintenance", tab: "tab.maintenance", roles: ["technician", "supervisor", "admin"],
     View: MaintenanceView, css: "css/maintenance.css" },
 ];

@@ -11,8 +11,16 @@ const put = send("PUT");
 export const directoryApi = {
   vocabulary: () => get("/api/directory/vocabulary"),
   regions: () => get("/api/regions"),
-  search: (q, includeInactive = false) => get(`/api/residents?${new URLSearchParams({
-    q, ...(includeInactive ? { include_inactive: "true" } : {}) })}`),
+  search: (q, includeInactive = false, tags = []) => get(`/api/residents?${new URLSearchParams([
+    ["q", q], ...(includeInactive ? [["include_inactive", "true"]] : []),
+    ...tags.map((tag) => ["tag", tag])])}`),
+  tagCounts: () => get("/api/directory/tag-counts"),
+  carePlan: (id) => get(`/api/residents/${id}/care-plan`),
+  rules: () => get("/api/care-rules"),
+  rulesHistory: () => get("/api/care-rules/history"),
+  addRule: (body) => post("/api/care-rules", body),
+  editRule: (id, body) => put(`/api/care-rules/${id}`, body),
+  deleteRule: (id) => request("DELETE", `/api/care-rules/${id}`),
   resident: (id) => get(`/api/residents/${id}`),
   alerts: (id) => get(`/api/residents/${id}/alerts`),
   history: (id) => get(`/api/residents/${id}/history`),

@@ -9,6 +9,8 @@ import { fmtDateTime, fmtFull, h, yearsSince } from "../dom.js";
 import { label, t } from "../i18n.js";
 import { awayText, phoneInDialog, PHONE_IN_ROLES } from "../phonein.js";
 import { directoryApi as api } from "./api.js";
+import { planCard, rulesDialog, tagChips } from "./care.js";
+import { residentVisitsCard, visitsApi } from "../visits.js";
 import { editContact, editHome, editLimits, editResident, editStatus, newResident } from "./forms.js";
 import "./strings.js";
 
@@ -25,6 +27,8 @@ export class ResidentsView {
 
   reset() {
     this.rows = [];
+    this.tags = new Set();
+    this.counts = null;
     this.query = "";
     this.inactive = false;
     this.id = null;
@@ -67,6 +71,7 @@ export class ResidentsView {
     });
     const inactive = h("input", { type: "checkbox", checked: this.inactive,
       testid: "res-inactive", onchange: () => { this.inactive = inactive.checked; this.search(); } });
+    this.chips = h("div.chips-host");
     this.list = h("ol.res-list", { testid: "res-list" });
     this.emptyEl = h("p.empty", { testid: "res-empty", hidden: true }, t("res.none"));
     this.pane = h("section.pane-right.res-page-host", { testid: "res-page-host" });
@@ -75,15 +80,19 @@ export class ResidentsView {
         h("form.filters", { onsubmit: (e) => { e.preventDefault(); this.query = search.value.trim(); this.search(); } },
           search,
           h("div.row", {}, h("label", {}, inactive, t("res.inactive")), h("span.grow"),
+            h("button.small", { type: "button", testid: "res-care-rules",
+              onclick: () => this.vocab && rulesDialog(this.ctx, this.vocab) }, t("care.rules")),
             this.editor ? h("button.small", { type: "button", testid: "res-new",
-              onclick: () => this.create() }, t("res.new")) : null)),
+              onclick: () => this.create() }, t("res.new")) : null),
+          this.chips),
         this.list, this.emptyEl),
       this.pane));
   }
 
   async search() {
     try {
-      this.rows = await api.search(this.query, this.inactive);
+      [this.rows, this.counts] = await Promise.all([
+        api.search(this.query, this.inactive, [...this.tags]), api.tagCounts()]);
     } catch (exc) {
       if (exc instanceof ApiError && exc.status !== 401) this.ctx.toast(exc.explain(), "error");
       return;
@@ -91,7 +100,15 @@ export class ResidentsView {
     this.renderList();
   }
 
+  renderChips() {
+    this.chips.replaceChildren(tagChips(this.vocab, this.counts, this.tags, () => {
+      this.renderChips();
+      this.search();
+    }));
+  }
+
   renderList() {
+    this.renderChips();
     this.list.replaceChildren(...this.rows.map((r) => h("li.res-row", {
       testid: "res-row", dataset: { residentId: r.id },
       class: r.id === this.id ? "selected" : "",
@@ -112,11 +129,12 @@ export class ResidentsView {
   async reload() {
     const id = this.id;
     try {
-      const [resident, alerts, history, devices] = await Promise.all([
+      const [resident, alerts, history, devices, plan, visits] = await Promise.all([
         api.resident(id), this.staff ? api.alerts(id) : null,
-        this.staff ? api.history(id) : [], api.devices(id)]);
+        this.staff ? api.history(id) : [], api.devices(id),
+        this.staff ? api.carePlan(id) : null, this.staff ? visitsApi.ofResident(id) : null]);
       if (id !== this.id) return;
-      this.page = { resident, alerts, history, devices };
+      this.page = { resident, alerts, history, devices, plan, visits };
     } catch (exc) {
       if (!(exc instanceof ApiError) || id !== this.id || exc.status === 401) return;
       this.page = null;
@@ -146,16 +164,17 @@ export class ResidentsView {
       if (this.pane && !this.id) this.pane.replaceChildren(h("p.empty.detail-empty", {}, t("res.pick")));
       return;
     }
-    const { resident: r, alerts, history, devices } = this.page;
+    const { resident: r, alerts, history, devices, plan, visits } = this.page;
     const scroll = this.pane.querySelector(".detail-body")?.scrollTop ?? 0;
     this.pane.replaceChildren(h("article.detail.res-page", { testid: "res-page",
       dataset: { residentId: r.id } },
     this.head(r),
     h("div.detail-body", {}, h("div.detail-grid", {},
-      h("div.col", {}, this.card(r), r.contacts ? this.contacts(r) : null,
+      h("div.col", {}, this.card(r), planCard(plan), r.contacts ? this.contacts(r) : null,
         r.vital_limits ? this.limits(r) : null),
       h("div.col", {}, alerts ? alertsCard(alerts.alerts, this.ctx) : null,
-        alerts ? callsCard(alerts.calls) : null, this.staff ? historyCard(history) : null,
+        alerts ? callsCard(alerts.calls) : null, residentVisitsCard(visits),
+        this.staff ? historyCard(history) : null,
         devicesCard(devices))))));
     this.pane.querySelector(".detail-body").scrollTop = scroll;
   }
