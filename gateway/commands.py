@@ -158,6 +158,13 @@ async def rotate_credentials(p: Ports, cmd: Command) -> CommandResult:
     return CommandResult(id=cmd.id, ok=True, detail=f"logging in as {username}")
 
 
+async def restart_uplink(p: Ports, cmd: Command) -> CommandResult:
+    """Drop the MQTT session once this result is published and log in again at once; the
+    outbox is untouched (whatever was not acknowledged is sent again)."""
+    p.reconnect()
+    return CommandResult(id=cmd.id, ok=True, detail="reconnecting")
+
+
 HANDLERS: Mapping[CommandOp, Handler] = {
     CommandOp.TEST_ALARM: test_alarm,
     CommandOp.PAIR: pair,
@@ -167,6 +174,7 @@ HANDLERS: Mapping[CommandOp, Handler] = {
     CommandOp.SCAN: scan,
     CommandOp.STATUS: status,
     CommandOp.ROTATE_CREDENTIALS: rotate_credentials,
+    CommandOp.RESTART_UPLINK: restart_uplink,
 }
 
 

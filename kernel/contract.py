@@ -399,6 +399,8 @@ class CommandOp(StrEnum):
     ALERT_WEARER = "alert_wearer"  # a detected fall: the wearable alerts, the wearer may cancel
     # a new broker identity (args username, password): the gateway logs in with it at once
     ROTATE_CREDENTIALS = "rotate_credentials"
+    # drop the MQTT session and log in again (the outbox is kept: what was unsent is resent)
+    RESTART_UPLINK = "restart_uplink"
 
 
 CommandArgs = dict[str, str | int | float | bool]

@@ -30,6 +30,7 @@ from server.api import (
     errors,
     limits,
     live,
+    maintenance_routes,
     reports_routes,
     users_routes,
     visits_routes,
@@ -64,7 +65,8 @@ def create_app(settings: Settings | None = None, *, ingest: bool = True,
     errors.install(app)
     limits.install(app, settings)
     for module in (auth_routes, alerts_routes, charts_routes, directory_routes, reports_routes,
-                   users_routes, live, enrol_routes, visits_routes, care_calls_routes):
+                   users_routes, live, enrol_routes, visits_routes, care_calls_routes,
+                   maintenance_routes):
         app.include_router(module.router)
 
     @app.exception_handler(psycopg.OperationalError)

@@ -32,6 +32,9 @@ from server.auth.throttle import LoginLimits, prune
 from server.care_calls.schedule import make_schedule
 from server.detect.inactivity import fit_limits
 from server.detect.worker import DetectorWorker
+from server.maintenance.checks import run_checks
+from server.maintenance.health import note_firmware
+from server.settings import Settings
 from server.store import run_maintenance, set_gateway_state
 from server.supervision import supervise
 from server.visits.tasks import make_plan
@@ -101,6 +104,9 @@ class GatewayStatus:
     async def __call__(self, gateway: str, status: Status) -> None:
         changed = await self.db.run(
             lambda c: set_gateway_state(c, gateway, status.state, status.ts or time.time()))
+        version = status.version
+        if status.state == "online" and version:
+            await self.db.run(lambda c: note_firmware(c, gateway, version))
         if changed:
             log.info("gateway %s is %s", gateway, status.state)
 
@@ -158,6 +164,19 @@ class Maintenance:
     async def __call__(self) -> None:
         report = await self.db.run(lambda c: run_maintenance(c, lock_timeout=self.lock_timeout))
         log.info("maintenance: %s", report)
+
+
+@dataclass(frozen=True)
+class DeviceUpkeep:
+    """Command timeouts, failed installation tests, work orders (``server.maintenance``)."""
+
+    db: Db
+    settings: Settings
+
+    async def __call__(self) -> None:
+        report = await self.db.run(lambda c: run_checks(c, self.settings))
+        if report.orders_opened or report.tests_failed:
+            log.info("device upkeep: %s", report)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from server.jobs import (
     CareCallSchedule,
     Db,
     Detection,
+    DeviceUpkeep,
     Escalation,
     GatewayStatus,
     InactivityLearning,
@@ -149,7 +150,8 @@ def _periodic(s: Settings, db: Db, connection: Callable[[], Db],
          Maintenance(connection(), s.maintenance_lock_timeout)),
         ("sign-in-housekeeping", s.maintenance_every, SignInHousekeeping(db, s.login_limits())),
         ("visit-plans", s.maintenance_every, VisitPlans(db)),
-        ("care-calls", s.maintenance_every, CareCallSchedule(db))]
+        ("care-calls", s.maintenance_every, CareCallSchedule(db)),
+        ("device-upkeep", s.maintenance_checks_every, DeviceUpkeep(db, s))]
     if s.detectors:
         jobs += [("detectors", s.detector_every, Detection(connection(), DetectorWorker(s))),
                  ("inactivity-learning", s.inactivity_learn_every,

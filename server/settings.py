@@ -126,6 +126,23 @@ class Settings(BaseSettings):
                                              "gateway offline this long opens a P3 alert")
     escalation_every: timedelta = timedelta(seconds=1)
 
+    # --- maintenance (server.maintenance)
+    self_test_period: timedelta = Field(default=timedelta(days=7), description="each pendant "
+                                        "and button is tested (pressed) this often")
+    self_test_grace: timedelta = Field(default=timedelta(days=1), description="a self-test "
+                                       "this late opens a work order")
+    work_order_due: timedelta = Field(default=timedelta(hours=2), description="a work order "
+                                      "is due this long after it is opened")
+    installation_test_window: timedelta = Field(default=timedelta(minutes=5), description="an "
+                                                "installation test fails without a press "
+                                                "within this")
+    command_timeout: timedelta = Field(default=timedelta(seconds=30), description="a console "
+                                       "command without a result this long timed out")
+    maintenance_checks_every: timedelta = timedelta(seconds=5)
+    low_battery_pct: int = Field(default=20, ge=0, le=100, description="at or below: needs "
+                                 "attention")
+    weak_rssi_dbm: int = Field(default=-90, description="at or below: weak signal")
+
     # --- detectors
     detectors: bool = Field(default=True, description="run the fall / vital-sign / inactivity "
                             "detectors in this server process")

@@ -6,7 +6,8 @@ actions themselves — open or attach, cancel, auto-resolve — are the alert se
 (``server.alerts.service``), as for every other caller. Correlation: one active alert per
 incident key (``server.alerts.context``); a repeat attaches to it (bump); after resolution the
 next one opens a new alert. A press or cancel that answered a prompt, and a fall found twice,
-are ``server.alerts.answers``' to place.
+are ``server.alerts.answers``' to place; a press that passes an open installation test is
+``server.maintenance.installation``'s (no alert).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from kernel.contract import Event, EventType
 from server.alerts import answers, service
 from server.alerts.context import Context, contexts, gateway_context
 from server.alerts.model import ACTIVE, AlertType, Priority
+from server.maintenance import installation
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,8 @@ def on_events(conn: psycopg.Connection[Any], events: Sequence[Event]) -> list[in
         if answered is not None:
             touched += answered
             continue
+        if installation.take(conn, e) is not None:
+            continue  # an installation test's press: recorded there, never in the queue
         if e.type == EventType.CANCEL:
             cancelled = service.cancel(conn, c, e.id, e.device)
             touched += [cancelled.id] if cancelled is not None else []

@@ -37,6 +37,7 @@ from kernel.contract import (
 from server.ingest.decode import Decoded, Incoming, decode
 from server.ingest.mqtt import IngestClient, group_numbers
 from server.ingest.poison import CONNECTION_ERRORS, Peek, describe, isolate, peek_event
+from server.maintenance.commands import record_results
 from server.store import (
     StoredEvents,
     WriteResult,
@@ -376,14 +377,17 @@ class TelemetryWriter(_Writer):
         acc: list[tuple[AccBlock, float]] = []
         vitals: list[Vitals] = []
         heartbeats: list[Heartbeat] = []
-        for item, _, value in part:
-            if isinstance(value, AccBlock):
+        answers: list[tuple[str, CommandResult]] = []
+        for item, gw, value in part:
+            if isinstance(value, CommandResult):
+                answers.append((gw, value))
+            elif isinstance(value, AccBlock):
                 acc.append((value, item.received))
             elif isinstance(value, Vitals):
                 vitals.append(value)
             elif isinstance(value, Heartbeat):
                 heartbeats.append(value)
-        if not (acc or vitals or heartbeats):
+        if not (acc or vitals or heartbeats or answers):
             return
         results: list[tuple[str, WriteResult]] = []
 
@@ -398,6 +402,8 @@ class TelemetryWriter(_Writer):
                 for hb in heartbeats:
                     set_gateway_state(conn, hb.gw, "online", hb.ts, heartbeat=hb)
                     touch_devices(conn, seen_in_heartbeat(hb))
+            if answers:  # console commands' results (server.maintenance.commands)
+                record_results(conn, answers)
 
         self.store(f"{len(part)} telemetry messages", work)
         for table, result in results:

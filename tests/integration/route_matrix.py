@@ -145,4 +145,22 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("POST", "/api/care-calls"):                         E(401, 201, 201, 403, 201, 403, 404),
     ("POST", "/api/care-calls/campaigns"):               E(401, 403, 201, 403, 201, 403, 403),
     ("GET", "/api/residents/{resident_id}/care-calls"):  E(401, 200, 200, 403, 200, 200, 404),
+    # --- maintenance: health, work orders, commands, installation tests
+    #     (technicians, supervisors, admins; another region's technician gets 404: the
+    #     integration tests; the outsider column is an operator)
+    ("GET", "/api/maintenance/devices"):                 E(401, 403, 200, 200, 200, 403, 403),
+    ("GET", "/api/maintenance/filters"):                 E(401, 403, 200, 200, 200, 403, 403),
+    ("GET", "/api/maintenance/gateways"):                E(401, 403, 200, 200, 200, 403, 403),
+    ("GET", "/api/maintenance/gateways/{gateway_id}/commands"):
+                                                         E(401, 403, 200, 200, 200, 403, 403),
+    ("GET", "/api/maintenance/gateways/{gateway_id}/presence"):
+                                                         E(401, 403, 200, 200, 200, 403, 403),
+    ("GET", "/api/maintenance/tests"):                   E(401, 403, 200, 200, 200, 403, 403),
+    ("GET", "/api/maintenance/work-orders"):             E(401, 403, 200, 200, 200, 403, 403),
+    ("GET", "/api/maintenance/work-orders/{order_id}/audit"): E(401, 403, 200, 200, 200, 403, 403),
+    ("POST", "/api/maintenance/gateways/{gateway_id}/commands"):
+                                                         E(401, 403, 201, 201, 201, 403, 403),
+    ("POST", "/api/maintenance/work-orders/{order_id}/claim"): E(401, 403, 200, 200, 200, 403, 403),
+    ("POST", "/api/maintenance/work-orders/{order_id}/close"): E(401, 403, 200, 200, 200, 403, 403),
+    ("POST", "/api/maintenance/tests"):                  E(401, 403, 201, 201, 201, 403, 403),
 }

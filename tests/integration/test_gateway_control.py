@@ -177,6 +177,30 @@ async def test_test_alarm_command_and_heartbeat(
     assert hb.outbox.shed == 0
 
 
+async def test_restart_uplink_logs_in_again_and_keeps_the_outbox(
+        tmp_path: Path, mqtt_broker: BrokerAddress, topics: Topics) -> None:
+    """``restart_uplink``: the result first, then a new MQTT session; an event nobody
+    acknowledged is still in the outbox and is sent again on the new session."""
+    gw = Gateway(gateway_settings(tmp_path, mqtt_broker, topics))
+    gw.registry.pair("rf-0a1b2c3d", "PB-433")
+    async with raw_subscriber(mqtt_broker, topics) as raw, \
+            collecting(mqtt_broker, topics, ack=False) as sub, running(gw):
+        async with aiomqtt.Client(**mqtt_broker.aiomqtt_args()) as admin:
+            test = Command(id="c-t", op=CommandOp.TEST_ALARM, args={"device": "rf-0a1b2c3d"})
+            await admin.publish(topics.down(gw.settings.id, Down.CMD), dump(test), qos=1)
+            await eventually(lambda: sub.events, what="the unacknowledged event")
+            connects = gw.counters["mqtt_connects"]
+            restart = Command(id="c-r", op=CommandOp.RESTART_UPLINK)
+            await admin.publish(topics.down(gw.settings.id, Down.CMD), dump(restart), qos=1)
+            await eventually(lambda: gw.counters["mqtt_connects"] > connects,
+                             what="a new session")
+            await eventually(lambda: sub.duplicates >= 1, what="the event sent again")
+        assert gw.outbox.stats().depth == 1  # still not acknowledged: kept
+    results = [parse(CommandResult, m) for m in raw.of(Up.CMD_RESULT)]
+    assert [(r.id, r.ok, r.detail) for r in results if r.id == "c-r"] == [
+        ("c-r", True, "reconnecting")]
+
+
 async def test_edge_mode_finds_the_same_fall_as_the_server(
         tmp_path: Path, mqtt_broker: BrokerAddress, topics: Topics) -> None:
     """The demo pendant's fall, detected in the gateway and by the server's bank on the very

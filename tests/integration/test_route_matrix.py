@@ -148,6 +148,16 @@ def _visit_task(c: Call) -> int:
     return int(row[0])
 
 
+def _work_order(c: Call) -> int:
+    """A new open work order for a fresh device at the world's gateway."""
+    uid = f"rf-wo{next(_n):06x}"
+    c.sql("INSERT INTO devices (uid, gateway_id, model) VALUES (%s, %s, 'PB-433') RETURNING 1",
+          uid, GATEWAY)
+    row = c.sql("INSERT INTO work_orders (device, gateway_id, reason, due_at) VALUES "
+                "(%s, %s, 'device_silent', now()) RETURNING id", uid, GATEWAY)
+    return int(row[0])
+
+
 # Path parameter -> a fresh value for one request (made in path order: {alert_id} first).
 PARAMS: dict[str, Callable[[Call], Any]] = {
     "alert_id": _alert,
@@ -162,6 +172,7 @@ PARAMS: dict[str, Callable[[Call], Any]] = {
     "subject": _lockout,
     "rule_id": _rule,
     "task_id": _visit_task,
+    "order_id": _work_order,
 }
 
 # (method, path) -> a valid body for one request (routes not here that take one get {}).
@@ -210,6 +221,9 @@ BODIES: dict[tuple[str, str], Callable[[Call], dict[str, Any]]] = {
     ("PUT", "/api/visits/tasks/{task_id}/assignee"): lambda c: {"user_id": None},
     ("POST", "/api/care-calls"): lambda c: {"resident_id": c.world.resident, "outcome": "well"},
     ("POST", "/api/care-calls/campaigns"): lambda c: {"name": "寒潮关爱", "reason": "cold"},
+    ("POST", "/api/maintenance/gateways/{gateway_id}/commands"): lambda c: {"op": "status"},
+    ("POST", "/api/maintenance/tests"): lambda c: {"gateway_id": GATEWAY},
+    ("POST", "/api/maintenance/work-orders/{order_id}/close"): lambda c: {"note": "replaced"},
 }
 
 

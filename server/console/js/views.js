@@ -7,6 +7,7 @@
 // ``merged(summary)``, ``tick()``, ``go(hash)``.
 
 import { CareCallsView } from "./carecalls.js";
+import { MaintenanceView } from "./maintenance.js";
 import { ProvisioningView } from "./provisioning.js";
 import { ReportsView } from "./reports.js";
 import { ResidentsView } from "./residents/view.js";
@@ -28,6 +29,8 @@ export const VIEWS = [
     View: CareCallsView, css: "css/carecalls.css" },
   { name: "visits", tab: "tab.visits", roles: ["visitor", "operator", "supervisor", "admin"],
     View: VisitsView, css: "css/visits.css" },
+  { name: "maintenance", tab: "tab.maintenance", roles: ["technician", "supervisor", "admin"],
+    View: MaintenanceView, css: "css/maintenance.css" },
 ];
 
 export function allowed(view, me) {
