@@ -83,7 +83,8 @@ class Gateway:
                               self.counters, gw=s.id, block_s=s.acc_block_s,
                               on_block=self.edge.on_block if self.edge else None, clock=clock)
         self.provisioning = Provisioning(self.registry, self.counters, heartbeat_s=s.heartbeat_s,
-                                         on_devices_changed=self.ble.sync)
+                                         on_devices_changed=self.ble.sync,
+                                         on_applied=lambda: self.heartbeats.wake.set())
         self.heartbeats = Heartbeats(s.id, outbox=self.outbox, registry=self.registry,
                                      counters=self.counters, supervisor=self.supervisor,
                                      serial=self.serial, provisioning=self.provisioning,

@@ -9,6 +9,7 @@ config revision applied.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -41,6 +42,7 @@ class Heartbeats:
         self.emit = emit
         self.clock = clock
         self.started = clock()
+        self.wake = asyncio.Event()  # set: send a heartbeat now (a config was applied)
 
     def build(self) -> Heartbeat:
         st = self.outbox.stats()
@@ -51,7 +53,8 @@ class Heartbeats:
             outbox=OutboxHealth(depth=st.depth, alarms=st.alarms, shed=st.shed,
                                 oldest_s=None if st.oldest_created is None else
                                 round(now - st.oldest_created, 1)),
-            devices=self.registry.health(), heard_unpaired=[h[0] for h in self.registry.heard()],
+            devices=self.registry.health(), heard=(heard := self.registry.heard_devices()),
+            heard_unpaired=[h.device for h in heard],
             counters=self.all_counters(), config_rev=self.provisioning.config_rev)
 
     def all_counters(self) -> dict[str, int]:
@@ -71,7 +74,9 @@ class Heartbeats:
             await uplink.connected.wait()
             if await uplink.publish(Up.HEARTBEAT, dump(self.build()), qos=0):
                 me.ok()
-            await asyncio.sleep(self.provisioning.heartbeat_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), self.provisioning.heartbeat_s)
+            self.wake.clear()
 
     def report_silent(self) -> None:
         """A ``device_silent`` event for each paired device that newly missed its reports."""

@@ -11,7 +11,18 @@ from gateway.emitter import Emit
 from gateway.events import RfDedupe, frame_event
 from gateway.registry import Registry
 from hardware.catalog import rf_uid
-from hardware.frames import Frame
+from hardware.frames import Frame, MsgType
+
+
+def model_hint(frame: Frame) -> str | None:
+    """The catalogue model a frame suggests (kept with a heard device for the technician)."""
+    if frame.type == MsgType.MOTION:
+        return "PIR-433"
+    if frame.type == MsgType.DOOR:
+        return "DS-433"
+    if frame.type in (MsgType.PRESS, MsgType.LONG_PRESS):
+        return "PC-433" if frame.data[:1] == b"\x01" else "PB-433"
+    return None
 
 
 class RfIntake:
@@ -28,7 +39,7 @@ class RfIntake:
     def on_frame(self, frame: Frame) -> None:
         self.counters["frames"] += 1
         uid = rf_uid(frame.device_id)
-        if self.registry.seen(uid, frame.rssi, frame.battery_mv) is None:
+        if self.registry.seen(uid, frame.rssi, frame.battery_mv, model_hint(frame)) is None:
             self.counters["frames_unpaired"] += 1
             return
         if not self.dedupe.first(uid, frame.seq, int(frame.type), self.clock()):

@@ -24,6 +24,7 @@ from server.api import (
     alerts_routes,
     auth_routes,
     charts_routes,
+    devices_routes,
     directory_routes,
     enrol_routes,
     errors,
@@ -62,7 +63,7 @@ def create_app(settings: Settings | None = None, *, ingest: bool = True,
     errors.install(app)
     limits.install(app, settings)
     for module in (auth_routes, alerts_routes, charts_routes, directory_routes, reports_routes,
-                   users_routes, live, enrol_routes):
+                   users_routes, live, enrol_routes, devices_routes):
         app.include_router(module.router)
 
     @app.exception_handler(psycopg.OperationalError)
