@@ -78,7 +78,7 @@ def publish(gateway_id: GatewayId, user: Installer, conn: Db,
     return _changed(conn, settings, gateway_id, found.desired_rev)
 
 
-@router.post("/{gateway_id}/pairing-window")
+@router.post("/{gateway_id}/window")
 def pairing_window(gateway_id: GatewayId, body: Window, user: Installer,
                    conn: Db) -> dict[str, Any]:
     """Open the pairing window (default 120 s): devices heard in it are marked in the panel."""

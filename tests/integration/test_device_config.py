@@ -187,7 +187,7 @@ def test_heard_devices_are_listed_and_marked_in_the_pairing_window(
     eventually_sync(lambda: panel(tech)["heard"], 15, "the cord heard")
     assert panel(tech)["heard"][0]["in_window"] is False, "listed, not in a window"
 
-    r = tech.post(f"/api/gateway-devices/{GW}/pairing-window", json={})
+    r = tech.post(f"/api/gateway-devices/{GW}/window", json={})
     assert r.status_code == 200, r.text
     assert panel(tech)["pairing_open"] is True
     box.frame(PENDANT, 1, rssi=-55, battery_mv=3000)
@@ -202,7 +202,7 @@ def test_heard_devices_are_listed_and_marked_in_the_pairing_window(
     in_step(tech, box, change(tech, "pair", device=PENDANT, model=heard[PENDANT]["model"]))
     eventually_sync(lambda: [h["device"] for h in panel(tech)["heard"]] == [CORD], 15,
                     "the pendant no longer heard-not-paired")
-    r = tech.post(f"/api/gateway-devices/{GW}/pairing-window", json={"seconds": 0})
+    r = tech.post(f"/api/gateway-devices/{GW}/window", json={"seconds": 0})
     assert r.status_code == 200
     assert panel(tech)["pairing_open"] is False
 
