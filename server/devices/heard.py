@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import class_row, dict_row
 
+from hardware.catalog import MODELS
 from server.devices import config
 from server.devices.pairing import locate
 from server.scope import Scope
@@ -74,6 +75,7 @@ class GatewayDevices:
     devices: list[PairedRow]
     former: list[FormerRow]
     heard: list[Heard]
+    models: list[dict[str, str]]  # the catalogue, for choosing a device's model
 
 
 def gateway_devices(conn: psycopg.Connection[Any], scope: Scope,
@@ -107,7 +109,8 @@ def gateway_devices(conn: psycopg.Connection[Any], scope: Scope,
         gateway, g["state"], g["desired_rev"], g["published_rev"], g["config_rev"],
         config.config_state(g["desired_rev"], g["published_rev"], g["config_rev"]),
         g["open"], g["pairing_opened_at"], g["pairing_until"], paired, former,
-        sorted(heard, key=lambda h: (not h.in_window, -h.last_seen)))
+        sorted(heard, key=lambda h: (not h.in_window, -h.last_seen)),
+        [{"id": m.id, "name": m.name, "kind": m.kind.value} for m in MODELS.values()])
 
 
 def _heard(h: dict[str, Any], opened: float | None, until: float | None) -> Heard:
