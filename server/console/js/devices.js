@@ -155,7 +155,7 @@ export class DevicePanel {
         t("dev.publish")) : null,
         h("button.small", { onclick: () => this.onClose() }, t("dev.close"))),
       this.windowBar(d), this.heardTable(d), this.pairedTable(d), this.manualPair(d),
-      this.former(d));
+      ...[this.former(d)].filter(Boolean));
   }
 
   windowBar(d) {
