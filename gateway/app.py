@@ -73,7 +73,8 @@ class Gateway:
         self.prompts = Prompts(ble_link, self.registry, emit, self.counters,
                                announcer or LogAnnouncer(s.id), clock=clock)
         self.rf = RfIntake(self.registry, self.prompts.emit, self.counters,
-                           dedupe_s=s.rf_dedupe_s, clock=clock)
+                           dedupe_s=s.rf_dedupe_s, clock=clock,
+                           on_first_heard=lambda: self.heartbeats.wake.set())
         self.serial = [SerialTransport(url, self.rf.on_frame, baudrate=s.baudrate)
                        for url in s.serial]
         self.edge = EdgeFalls(self.registry.model, emit, prompts=self.prompts,

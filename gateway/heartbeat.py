@@ -3,7 +3,9 @@ outbox: a lost one is replaced by the next) and the paired devices that went sil
 
 A heartbeat gathers the outbox's depth, each paired device's health, the devices heard but not
 paired, every counter (the gateway's own, the supervisor's restarts, the serial links') and the
-config revision applied.
+config revision applied. A heartbeat goes out at once (``wake``) when a config was applied or
+a device not paired is first heard: the technician's console sees either without waiting for
+the interval.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from gateway.uplink import Uplink
 from kernel.contract import Heartbeat, OutboxHealth, Up, dump
 from kernel.supervisor import Supervised, Supervisor
 
+WAKE_GAP_S = 0.5  # at most two heartbeats a second, however often something wakes them
+
 
 class Heartbeats:
     """Builds heartbeats from the gateway's parts, publishes them, reports silent devices."""
@@ -42,7 +46,8 @@ class Heartbeats:
         self.emit = emit
         self.clock = clock
         self.started = clock()
-        self.wake = asyncio.Event()  # set: send a heartbeat now (a config was applied)
+        # set: send a heartbeat now (a config was applied, a device not paired was first heard)
+        self.wake = asyncio.Event()
 
     def build(self) -> Heartbeat:
         st = self.outbox.stats()
@@ -76,6 +81,7 @@ class Heartbeats:
                 me.ok()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), self.provisioning.heartbeat_s)
+                await asyncio.sleep(WAKE_GAP_S)  # woken: what else changes goes in the same one
             self.wake.clear()
 
     def report_silent(self) -> None:

@@ -171,6 +171,10 @@ class Registry:
         if device is not None:
             device.seen.battery_pct = pct
 
+    def was_heard(self, uid: str) -> bool:
+        """Whether ``uid`` is on the heard-not-paired list already."""
+        return uid in self._heard_flush or self._heard_row(uid).frames > 0
+
     def _heard_row(self, uid: str) -> _Heard:
         row = self._db.execute("SELECT count, last_seen, rssi, battery_mv, model FROM heard "
                                "WHERE device=?", (uid,)).fetchone()
