@@ -1,8 +1,8 @@
 """The technician's device job in a real Chromium, against a real provisioned gateway process
 reading a pty (the RF dongle; the simulator writes real frames to it): open the pairing
 window, a device is heard, pair it with one click, see "pending" turn to "applied" (the gateway
-held back meanwhile), relabel it, replace it; after each step the gateway's registry (its own
-CLI on its state) is the server's list."""
+held back meanwhile), relabel it, replace it, unpair the new one; after each step the gateway's
+registry (its own CLI on its state) is the server's list."""
 
 from __future__ import annotations
 
@@ -127,6 +127,17 @@ def test_pair_a_heard_device_relabel_and_replace_it(secured_stack: Stack, page: 
         page.get_by_test_id("lang").click()
         expect(panel.get_by_test_id("dev-config")).to_have_text("applied")
         page.screenshot(path=artifacts / "console-devices-replaced.png")
+
+        # unpair (a second click confirms): the gateway forgets it
+        unpair = panel.get_by_test_id(f"dev-row-{NEW}").get_by_test_id("dev-unpair")
+        unpair.click()
+        expect(unpair).to_have_text("Really unpair?")
+        unpair.click()
+        expect(panel.get_by_test_id(f"dev-row-{NEW}")).to_have_count(0)
+        expect(panel.get_by_test_id("dev-revisions")).to_have_text(
+            "config revision 4, applied by the gateway 4", timeout=20_000)
+        assert_in_step(stack, config)
+        assert gateway_registry(config)["devices"] == []
     finally:
         gateway.stop()
         pty.close()

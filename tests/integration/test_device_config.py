@@ -17,17 +17,25 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from firmware_sim.link import PtyLink
 from gateway.app import Gateway
 from hardware.frames import Frame, MsgType, encode_frame, input_data
+from kernel.contract import Topics
+from kernel.services.broker import BrokerAddress
+from kernel.services.system import free_port
 from pinganling.cli import main
 from server.alerts.model import Role
 from server.auth.users import create_user
+from server.devices import config, heard, pairing
+from server.errors import Conflict
+from server.scope import Scope
+from server.settings import Settings
 from tests.fixtures.access import Provisioned, add_technician, provision, secured_stack
 from tests.fixtures.stack import LoopThread, Stack
 from tests.fixtures.waiting import eventually_sync
-from tests.fixtures.world import PASSWORD, World
+from tests.fixtures.world import GATEWAY, PASSWORD, World
 
 __all__ = ["secured_stack"]
 
@@ -228,3 +236,24 @@ def test_changes_are_refused_where_they_cannot_apply(world: World, secured_stack
     r = other.post(f"/api/gateway-devices/{GW}/unpair", json={"device": PENDANT})
     assert r.status_code == 404
     assert panel(tech)["desired_rev"] == 1, "nothing changed by the refusals"
+
+
+def test_a_config_the_broker_did_not_take_is_unsent_until_sent_again(
+        world: World, mqtt_broker: BrokerAddress, topics: Topics) -> None:
+    def settings(port: int) -> Settings:
+        return Settings(database_url=world.schema.conninfo, mqtt_host=mqtt_broker.host,
+                        mqtt_port=port, mqtt_username=mqtt_broker.username,
+                        mqtt_password=SecretStr(mqtt_broker.password or ""),
+                        mqtt_root=topics.root)
+
+    everywhere = Scope.everywhere()
+    with world.connect() as conn:
+        with pytest.raises(Conflict, match="not configured"):
+            config.publish(conn, settings(mqtt_broker.port), GATEWAY)  # rev 0 unpairs all
+        rev = pairing.pair(conn, world.supervisor, GATEWAY,
+                           pairing.Pair(device=PENDANT, model="PB-433"))
+        assert config.publish(conn, settings(free_port()), GATEWAY) is False  # no broker there
+        assert heard.gateway_devices(conn, everywhere, GATEWAY).config == "unsent"
+        assert config.publish(conn, settings(mqtt_broker.port), GATEWAY) is True
+        found = heard.gateway_devices(conn, everywhere, GATEWAY)
+    assert (found.config, found.desired_rev, found.published_rev) == ("pending", rev, rev)
