@@ -73,7 +73,8 @@ class Gateway:
         self.prompts = Prompts(ble_link, self.registry, emit, self.counters,
                                announcer or LogAnnouncer(s.id), clock=clock)
         self.rf = RfIntake(self.registry, self.prompts.emit, self.counters,
-                           dedupe_s=s.rf_dedupe_s, clock=clock)
+                           dedupe_s=s.rf_dedupe_s, clock=clock,
+                           on_first_heard=lambda: self.heartbeats.wake.set())
         self.serial = [SerialTransport(url, self.rf.on_frame, baudrate=s.baudrate)
                        for url in s.serial]
         self.edge = EdgeFalls(self.registry.model, emit, prompts=self.prompts,
@@ -83,7 +84,8 @@ class Gateway:
                               self.counters, gw=s.id, block_s=s.acc_block_s,
                               on_block=self.edge.on_block if self.edge else None, clock=clock)
         self.provisioning = Provisioning(self.registry, self.counters, heartbeat_s=s.heartbeat_s,
-                                         on_devices_changed=self.ble.sync)
+                                         on_devices_changed=self.ble.sync,
+                                         on_applied=lambda: self.heartbeats.wake.set())
         self.heartbeats = Heartbeats(s.id, outbox=self.outbox, registry=self.registry,
                                      counters=self.counters, supervisor=self.supervisor,
                                      serial=self.serial, provisioning=self.provisioning,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -77,8 +78,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     provision.add_argument("--ble", choices=typing.get_args(BleBackend))
     provision.add_argument("--scenario", type=Path,
                            help="with --ble sim: host this scenario's wearables")
-    devices = sub.add_parser("devices", help="list paired devices")
+    devices = sub.add_parser("devices", help="list paired devices (and the config revision)")
     _common(devices)
+    devices.add_argument("--json", action="store_true",
+                         help='{"config_rev": N, "devices": [{device, model, label}, …]}')
     pair = sub.add_parser("pair", help="pair a device (also done remotely by provisioning)")
     _common(pair)
     pair.add_argument("device", help="device uid, e.g. rf-0a1b2c3d or ble-c47c8d6a1234")
@@ -160,7 +163,13 @@ def _provision(args: argparse.Namespace, ble_backends: Mapping[str, OpenBle]) ->
 
 
 def _local(args: argparse.Namespace, registry: Registry) -> int:
-    if args.gateway_cmd == "devices":
+    if args.gateway_cmd == "devices" and args.json:
+        print(json.dumps({"config_rev": registry.config_rev, "devices": [
+            {"device": d.uid, "model": d.model.id, "label": d.label}
+            for d in sorted(registry.devices.values(), key=lambda d: d.uid)]},
+            ensure_ascii=False))
+    elif args.gateway_cmd == "devices":
+        print(f"config revision {registry.config_rev}")
         for d in registry.devices.values():
             print(f"{d.uid:20} {d.model.id:8} {d.model.kind.value:13} {d.label}")
         if not registry.devices:

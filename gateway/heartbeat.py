@@ -3,12 +3,15 @@ outbox: a lost one is replaced by the next) and the paired devices that went sil
 
 A heartbeat gathers the outbox's depth, each paired device's health, the devices heard but not
 paired, every counter (the gateway's own, the supervisor's restarts, the serial links') and the
-config revision applied.
+config revision applied. A heartbeat goes out at once (``wake``) when a config was applied or
+a device not paired is first heard: the technician's console sees either without waiting for
+the interval.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -22,6 +25,8 @@ from gateway.transports.serial import SerialTransport
 from gateway.uplink import Uplink
 from kernel.contract import Heartbeat, OutboxHealth, Up, dump
 from kernel.supervisor import Supervised, Supervisor
+
+WAKE_GAP_S = 0.5  # at most two heartbeats a second, however often something wakes them
 
 
 class Heartbeats:
@@ -41,6 +46,8 @@ class Heartbeats:
         self.emit = emit
         self.clock = clock
         self.started = clock()
+        # set: send a heartbeat now (a config was applied, a device not paired was first heard)
+        self.wake = asyncio.Event()
 
     def build(self) -> Heartbeat:
         st = self.outbox.stats()
@@ -51,7 +58,8 @@ class Heartbeats:
             outbox=OutboxHealth(depth=st.depth, alarms=st.alarms, shed=st.shed,
                                 oldest_s=None if st.oldest_created is None else
                                 round(now - st.oldest_created, 1)),
-            devices=self.registry.health(), heard_unpaired=[h[0] for h in self.registry.heard()],
+            devices=self.registry.health(), heard=(heard := self.registry.heard_devices()),
+            heard_unpaired=[h.device for h in heard],
             counters=self.all_counters(), config_rev=self.provisioning.config_rev)
 
     def all_counters(self) -> dict[str, int]:
@@ -71,7 +79,10 @@ class Heartbeats:
             await uplink.connected.wait()
             if await uplink.publish(Up.HEARTBEAT, dump(self.build()), qos=0):
                 me.ok()
-            await asyncio.sleep(self.provisioning.heartbeat_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), self.provisioning.heartbeat_s)
+                await asyncio.sleep(WAKE_GAP_S)  # woken: what else changes goes in the same one
+            self.wake.clear()
 
     def report_silent(self) -> None:
         """A ``device_silent`` event for each paired device that newly missed its reports."""

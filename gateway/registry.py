@@ -11,9 +11,10 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from hardware.catalog import Model, battery_percent, get_model
-from kernel.contract import DeviceHealth, PairedDevice
+from kernel.contract import MAX_HEARD, DeviceHealth, HeardDevice, PairedDevice
 from kernel.placement import Placement
 
 SCHEMA = """
@@ -29,11 +30,25 @@ CREATE TABLE IF NOT EXISTS heard (
     last_seen REAL NOT NULL,
     rssi      INTEGER
 );
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
+# columns added after the first release (a state made before gets them on open)
+_HEARD_COLUMNS = (("battery_mv", "INTEGER"), ("model", "TEXT"))
 
 
 class UnknownModel(ValueError):
     """Pairing named a device model the catalogue does not have."""
+
+
+class _Heard(NamedTuple):
+    frames: int
+    last_seen: float
+    rssi: int | None
+    battery_mv: int | None
+    model: str | None
 
 
 @dataclass(slots=True)
@@ -63,16 +78,30 @@ class Registry:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(heard)")}
+        for name, kind in _HEARD_COLUMNS:
+            if name not in have:
+                self._db.execute(f"ALTER TABLE heard ADD COLUMN {name} {kind}")
         self._clock = clock
         self._started = clock()
         self.devices: dict[str, Device] = {}
         for uid, model_id, label in self._db.execute("SELECT device, model, label FROM paired"):
             self.devices[uid] = Device(uid, get_model(model_id), label)
-        self._heard_flush: dict[str, tuple[int, float, int | None]] = {}
+        self._heard_flush: dict[str, _Heard] = {}
 
     def close(self) -> None:
         self.flush_heard()
         self._db.close()
+
+    @property
+    def config_rev(self) -> int:
+        """The revision of the server's config last applied (0: none yet)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'config_rev'").fetchone()
+        return int(row[0]) if row else 0
+
+    def set_config_rev(self, rev: int) -> None:
+        self._db.execute("INSERT INTO meta VALUES ('config_rev', ?) ON CONFLICT(key) DO UPDATE "
+                         "SET value = excluded.value", (str(rev),))
 
     def pair(self, uid: str, model_id: str, label: str = "") -> Device:
         try:
@@ -117,14 +146,16 @@ class Registry:
         device = self.devices.get(uid)
         return device.model.placement if device is not None else None
 
-    def seen(self, uid: str, rssi: int | None = None,
-             battery_mv: int | None = None) -> Device | None:
-        """Record a frame from ``uid``; return its Device if paired, else count it as heard."""
+    def seen(self, uid: str, rssi: int | None = None, battery_mv: int | None = None,
+             model: str | None = None) -> Device | None:
+        """Record a frame from ``uid``; return its Device if paired, else count it as heard
+        (``model``: what the frame suggests the device is, kept for the technician)."""
         now = self._clock()
         device = self.devices.get(uid)
         if device is None:
-            count, _, _ = self._heard_flush.get(uid) or self._heard_row(uid)
-            self._heard_flush[uid] = (count + 1, now, rssi)
+            old = self._heard_flush.get(uid) or self._heard_row(uid)
+            self._heard_flush[uid] = _Heard(old.frames + 1, now, rssi,
+                                            battery_mv or old.battery_mv, model or old.model)
             return None
         device.seen.last_seen = now
         device.seen.silent_reported = False
@@ -140,25 +171,40 @@ class Registry:
         if device is not None:
             device.seen.battery_pct = pct
 
-    def _heard_row(self, uid: str) -> tuple[int, float, int | None]:
-        row = self._db.execute("SELECT count, last_seen, rssi FROM heard WHERE device=?",
-                               (uid,)).fetchone()
-        return (row[0], row[1], row[2]) if row else (0, 0.0, None)
+    def was_heard(self, uid: str) -> bool:
+        """Whether ``uid`` is on the heard-not-paired list already."""
+        return uid in self._heard_flush or self._heard_row(uid).frames > 0
+
+    def _heard_row(self, uid: str) -> _Heard:
+        row = self._db.execute("SELECT count, last_seen, rssi, battery_mv, model FROM heard "
+                               "WHERE device=?", (uid,)).fetchone()
+        return _Heard(*row) if row else _Heard(0, 0.0, None, None, None)
 
     def flush_heard(self) -> None:
         """Persist the heard-not-paired counters (batched: a noisy neighbour costs no fsyncs)."""
-        rows = [(uid, c, t, r) for uid, (c, t, r) in self._heard_flush.items()]
+        rows = [(uid, *h) for uid, h in self._heard_flush.items()]
         self._heard_flush.clear()
         if rows:
             self._db.executemany(
-                "INSERT INTO heard VALUES (?,?,?,?) ON CONFLICT(device) DO UPDATE SET "
-                "count=excluded.count, last_seen=excluded.last_seen, rssi=excluded.rssi", rows)
+                "INSERT INTO heard (device, count, last_seen, rssi, battery_mv, model) "
+                "VALUES (?,?,?,?,?,?) ON CONFLICT(device) DO UPDATE SET "
+                "count=excluded.count, last_seen=excluded.last_seen, rssi=excluded.rssi, "
+                "battery_mv=excluded.battery_mv, model=excluded.model", rows)
 
     def heard(self) -> list[tuple[str, int, float, int | None]]:
         """Devices heard but not paired: (uid, frames, last seen, rssi), most recent first."""
         self.flush_heard()
         return [tuple(r) for r in self._db.execute(
             "SELECT device, count, last_seen, rssi FROM heard ORDER BY last_seen DESC")]
+
+    def heard_devices(self) -> list[HeardDevice]:
+        """The heard-not-paired list as the heartbeat carries it (most recent first)."""
+        self.flush_heard()
+        return [HeardDevice(device=uid, frames=count, last_seen=last, rssi=rssi,
+                            battery_mv=mv, model=model)
+                for uid, count, last, rssi, mv, model in self._db.execute(
+                    "SELECT device, count, last_seen, rssi, battery_mv, model FROM heard "
+                    "ORDER BY last_seen DESC LIMIT ?", (MAX_HEARD,))]
 
     def silent(self, misses: int = 3) -> list[Device]:
         """Paired devices that missed ``misses`` supervision intervals and were not yet reported."""

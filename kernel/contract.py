@@ -360,6 +360,22 @@ class OutboxHealth(BaseModel):
     shed: Int64
 
 
+MAX_HEARD = 50  # heard-not-paired devices a heartbeat carries (the most recent)
+
+
+class HeardDevice(BaseModel):
+    """A device heard on the air but not paired: the technician's pairing candidates.
+    ``model``: what its frames suggest (a catalogue id), to be confirmed when paired."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    device: DeviceUid
+    frames: Int64
+    last_seen: UnixTime
+    rssi: Int16 | None = None
+    battery_mv: Int32 | None = None
+    model: Text | None = None
+
+
 class Heartbeat(_Payload):
     gw: GatewayId
     ts: UnixTime
@@ -368,22 +384,27 @@ class Heartbeat(_Payload):
     outbox: OutboxHealth
     devices: list[DeviceHealth] = Field(default_factory=list)
     heard_unpaired: list[Text] = Field(default_factory=list)
+    heard: list[HeardDevice] = Field(default_factory=list, max_length=MAX_HEARD)
     counters: dict[Text, Int64] = Field(default_factory=dict)
-    config_rev: Int32 = 0
+    config_rev: Int32 = Field(default=0, description="the GatewayConfig revision applied")
 
 
 class PairedDevice(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     device: DeviceUid
-    model: str
-    label: str = ""
+    model: Text = Field(max_length=40)
+    label: Text = Field(default="", max_length=80)
 
 
 class GatewayConfig(_Payload):
-    """Desired gateway configuration, retained on ``down/config``; applied without restart."""
+    """Desired gateway configuration, retained on ``down/config`` (QoS 1) by the server, the
+    only writer; applied without restart. ``rev`` grows with every change (per gateway, kept by
+    the server); the gateway ignores a revision lower than the one it applied and reports the
+    one it applied in every heartbeat (``Heartbeat.config_rev``)."""
 
-    rev: int = Field(ge=0)
-    heartbeat_s: float = Field(default=30.0, ge=1, le=3600)
+    rev: Int32 = Field(ge=0)
+    heartbeat_s: float | None = Field(default=None, ge=1, le=3600,
+                                      description="None: the gateway keeps its own setting")
     devices: list[PairedDevice] | None = Field(
         default=None, description="when given, the full list of paired devices"
     )

@@ -22,13 +22,14 @@ from server.store import insert_server_event, set_gateway_state
 
 log = logging.getLogger(__name__)
 
-# Silence counts from the last sign of life, or from when the gateway came online (a device
-# cannot be heard through a gateway that was away), or from pairing.
+# Only paired devices (the server's list, ``server.devices``): an unpaired or replaced one is
+# never "silent". Silence counts from the last sign of life, or from when the gateway came
+# online (a device cannot be heard through a gateway that was away), or from pairing.
 _SILENT = """
 SELECT d.uid, d.gateway_id, d.model,
        extract(epoch FROM greatest(d.last_seen, d.paired_at, g.state_since))::float8
 FROM devices d JOIN gateways g ON g.id = d.gateway_id
-WHERE g.state = 'online' AND d.silent_since IS NULL
+WHERE g.state = 'online' AND d.silent_since IS NULL AND d.unpaired_at IS NULL
   AND greatest(d.last_seen, d.paired_at, g.state_since) < now() - make_interval(secs => %s)
 """
 

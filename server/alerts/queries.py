@@ -143,7 +143,8 @@ def detail(conn: psycopg.Connection[Any], alert: dict[str, Any],
     devices = _rows(conn.execute(
         "SELECT uid, model, kind, label, resident_id, last_seen, battery_pct, battery_mv, "
         "false AS unknown, NULL::boolean AS pressed "
-        "FROM devices WHERE gateway_id = %s ORDER BY uid", (alert["gateway_id"],)))
+        "FROM devices WHERE gateway_id = %s AND unpaired_at IS NULL ORDER BY uid",
+        (alert["gateway_id"],)))
     devices += unknown_devices(conn, alert["id"])
     row = conn.execute("SELECT details FROM alerts WHERE id = %s", (alert["id"],)).fetchone()
     return {**alert, "home": home, "residents": residents,

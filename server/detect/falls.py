@@ -81,7 +81,8 @@ class FallWatch:
     def refresh(self, conn: psycopg.Connection[Any]) -> None:
         found = {}
         for uid, model_id, gw in conn.execute(
-                "SELECT uid, model, gateway_id FROM devices WHERE kind = 'wearable'"):
+                "SELECT uid, model, gateway_id FROM devices WHERE kind = 'wearable' "
+                "AND unpaired_at IS NULL"):
             model = MODELS.get(model_id)
             if model is not None and model.placement is not None and gw:
                 found[uid] = (gw, model)

@@ -14,7 +14,8 @@ from hardware.ble import AlertLevel
 from kernel.contract import AlertWearerArgs, Command, CommandOp, PrewarnArgs
 
 _WEARABLES = """
-SELECT uid FROM devices WHERE resident_id = %s AND kind = 'wearable' ORDER BY uid
+SELECT uid FROM devices WHERE resident_id = %s AND kind = 'wearable' AND unpaired_at IS NULL
+ORDER BY uid
 """
 
 

@@ -38,5 +38,6 @@ def wearables_of(conn: psycopg.Connection[Any], scope: Scope, resident_id: int) 
     return list(one(conn, sql.SQL(
         "SELECT coalesce(array_agg(d.uid ORDER BY d.uid) FILTER (WHERE d.uid IS NOT NULL), "
         "'{{}}') AS uids FROM residents r JOIN homes h ON h.id = r.home_id LEFT JOIN devices d "
-        "ON d.resident_id = r.id AND d.kind = 'wearable' WHERE r.id = %s AND {} GROUP BY r.id"
+        "ON d.resident_id = r.id AND d.kind = 'wearable' AND d.unpaired_at IS NULL "
+        "WHERE r.id = %s AND {} GROUP BY r.id"
     ).format(scope.where("h.region_id")), (resident_id,), f"no resident {resident_id}")["uids"])

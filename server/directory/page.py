@@ -34,7 +34,8 @@ def devices_at_home(conn: psycopg.Connection[Any], home_id: int) -> list[HomeDev
     return fetch(conn, HomeDevice, sql.SQL(
         "SELECT d.uid, d.model, d.kind, d.label, d.resident_id, d.gateway_id, d.last_seen, "
         "d.battery_pct FROM devices d JOIN gateways g ON g.id = d.gateway_id "
-        "WHERE g.home_id = %s ORDER BY d.resident_id NULLS LAST, d.uid"), (home_id,))
+        "WHERE g.home_id = %s AND d.unpaired_at IS NULL "
+        "ORDER BY d.resident_id NULLS LAST, d.uid"), (home_id,))
 
 
 @dataclass(frozen=True, slots=True)

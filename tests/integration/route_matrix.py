@@ -163,4 +163,14 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("POST", "/api/maintenance/work-orders/{order_id}/claim"): E(401, 403, 200, 200, 200, 403, 403),
     ("POST", "/api/maintenance/work-orders/{order_id}/close"): E(401, 403, 200, 200, 200, 403, 403),
     ("POST", "/api/maintenance/tests"):                  E(401, 403, 201, 201, 201, 403, 403),
+    # --- devices: config revisions, pairing window (technicians and supervisors, in their
+    #     regions; {} is refused: each change names its device; a gateway the server never
+    #     configured has no config to send again, 409)
+    ("POST", "/api/gateway-devices/{gateway_id}/pair"):  E(401, 403, 422, 422, 422, 403, 403),
+    ("POST", "/api/gateway-devices/{gateway_id}/window"): E(401, 403, 200, 200, 200, 403, 403),
+    ("POST", "/api/gateway-devices/{gateway_id}/publish"): E(401, 403, 409, 409, 409, 403, 403),
+    ("POST", "/api/gateway-devices/{gateway_id}/relabel"): E(401, 403, 422, 422, 422, 403, 403),
+    ("POST", "/api/gateway-devices/{gateway_id}/replace"): E(401, 403, 422, 422, 422, 403, 403),
+    ("POST", "/api/gateway-devices/{gateway_id}/unpair"): E(401, 403, 422, 422, 422, 403, 403),
+    ("GET", "/api/gateway-devices/{gateway_id}"):        E(401, 403, 200, 200, 200, 403, 403),
 }

@@ -92,7 +92,8 @@ def test_a_gateway_reaches_its_own_topics_and_nothing_else(
             topics.all_up(), topics.gateway_down_all(GATEWAY))}
         pubs = {topic: probe.publish(topic, b"{}") for topic in (
             topics.up(B_GATEWAY, Up.EVENT), topics.down(B_GATEWAY, Down.CMD),
-            topics.down(GATEWAY, Down.ACK), topics.up(GATEWAY, Up.HEARTBEAT))}
+            topics.down(GATEWAY, Down.ACK), topics.down(GATEWAY, Down.CONFIG),
+            topics.down(B_GATEWAY, Down.CONFIG), topics.up(GATEWAY, Up.HEARTBEAT))}
         eventually_sync(lambda: len(probe.subacks) == len(subs) and len(probe.pubacks) == len(
             pubs), 10, "every SUBACK and PUBACK")
         granted = {t: not probe.subacks[mid][0].is_failure for t, mid in subs.items()}
@@ -103,6 +104,9 @@ def test_a_gateway_reaches_its_own_topics_and_nothing_else(
         assert accepted == {topics.up(B_GATEWAY, Up.EVENT): False,
                             topics.down(B_GATEWAY, Down.CMD): False,
                             topics.down(GATEWAY, Down.ACK): False,
+                            # config comes only from the server's identity, even its own
+                            topics.down(GATEWAY, Down.CONFIG): False,
+                            topics.down(B_GATEWAY, Down.CONFIG): False,
                             topics.up(GATEWAY, Up.HEARTBEAT): True}
         # nothing of B's downlink reaches A, even what is published there now
         marker = uuid.uuid4().hex.encode()

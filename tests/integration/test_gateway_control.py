@@ -149,6 +149,16 @@ async def test_retained_config_pairs_devices_without_restart(
             await eventually(lambda: sub.events, what="the now-paired button's press")
             assert gw.heartbeats.build().config_rev == 2
             assert gw.provisioning.heartbeat_s == 7
+            # a malformed config and an older revision: counted, logged, the gateway runs on
+            async with aiomqtt.Client(**mqtt_broker.aiomqtt_args()) as admin:
+                down = topics.down(gw.settings.id, Down.CONFIG)
+                await admin.publish(down, b'{"v": 1, "rev": "two"', qos=1, retain=True)
+                await admin.publish(down, dump(GatewayConfig(rev=1, devices=[])), qos=1,
+                                    retain=True)
+                await eventually(lambda: gw.counters["config_stale"] == 1, what="rev 1 refused")
+                await admin.publish(down, b"", qos=1, retain=True)  # clear the retained config
+            assert gw.counters["bad_downlink_malformed"] == 1
+            assert (gw.provisioning.config_rev, set(gw.registry.devices)) == (2, {"rf-0a1b2c3d"})
     finally:
         pty.close()
     assert [(e.device, e.dseq) for e in sub.events] == [("rf-0a1b2c3d", 2)]

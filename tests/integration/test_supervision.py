@@ -43,3 +43,17 @@ def test_silence_counts_from_when_the_gateway_came_back(world: World) -> None:
         set_gateway_state(conn, GATEWAY, "online", time.time())  # back after a long outage
         report = supervise(conn)
     assert report.silent_devices == [], "give the devices a chance to be heard first"
+
+
+def test_an_unpaired_device_is_never_silent(world: World) -> None:
+    """Supervision follows the server's list: a device unpaired (or replaced) there is not
+    reported however long it is quiet; its row and history stay."""
+    with world.connect() as conn:
+        set_gateway_state(conn, GATEWAY, "online", time.time() - 3 * 3600)
+        conn.execute("UPDATE devices SET paired_at = now() - interval '1 day', "
+                     "last_seen = now() - interval '2 hours'")
+        conn.execute("UPDATE devices SET unpaired_at = now() - interval '1 hour'")
+        report = supervise(conn)
+        alerts = conn.execute("SELECT count(*) FROM alerts").fetchone()
+    assert report.silent_devices == []
+    assert alerts == (0,)

@@ -114,6 +114,35 @@ async def test_the_desired_config_is_applied_by_revision(gw: Gateway) -> None:
     assert set(gw.registry.devices) == {BUTTON}
     assert gw.heartbeats.build().config_rev == 3
     assert gw.counters["config_applied"] == 1
+    assert gw.counters["config_stale"] == 1
+
+
+async def test_a_config_naming_an_unknown_model_is_refused_whole(gw: Gateway) -> None:
+    await gw.provisioning.apply_config(GatewayConfig(rev=1, devices=[
+        PairedDevice(device=BUTTON, model="PB-433")]))
+    await gw.provisioning.apply_config(GatewayConfig(rev=2, devices=[
+        PairedDevice(device=BAND, model="NO-SUCH")]))
+    assert (gw.provisioning.config_rev, set(gw.registry.devices)) == (1, {BUTTON})
+    assert gw.counters["config_refused"] == 1
+
+
+def test_the_applied_revision_and_heard_devices_outlive_a_restart(tmp_path: Path) -> None:
+    """The revision is kept in the gateway's state (a lower one is refused after a restart
+    too); a device heard but not paired is kept with what its frames said."""
+    settings = GatewaySettings(id="gw-unit-0001", state_dir=tmp_path)
+    first = Gateway(settings)
+    first.registry.set_config_rev(7)
+    assert first.registry.seen("rf-01020304", -70, 2800, "PIR-433") is None
+    first.close()
+    again = Gateway(settings)
+    try:
+        assert again.provisioning.config_rev == 7
+        (heard,) = again.registry.heard_devices()
+        assert (heard.device, heard.frames, heard.rssi, heard.battery_mv, heard.model) == (
+            "rf-01020304", 1, -70, 2800, "PIR-433")
+        assert again.heartbeats.build().heard == [heard]
+    finally:
+        again.close()
 
 
 def test_what_the_detector_finds_becomes_edge_events() -> None:

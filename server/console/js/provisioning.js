@@ -1,8 +1,10 @@
 // Technician view: gateways and their broker identity. Register a gateway for a home (its claim
 // code is shown once, with the command that uses it on the box), issue a new code, rotate the
-// gateway's credentials, revoke them (a stolen or replaced box: locked out at once).
+// gateway's credentials, revoke them (a stolen or replaced box: locked out at once). Each
+// gateway's devices open in a panel below (js/devices.js).
 
 import { ApiError, request } from "./api.js";
+import { DevicePanel } from "./devices.js";
 import { fmtDateTime, h } from "./dom.js";
 import { extend, t } from "./i18n.js";
 
@@ -47,6 +49,7 @@ extend({
     "prov.registered": "{gateway} 已登记。",
     "prov.no_devices": "—",
     "prov.last_seen": "最后 {time}",
+    "prov.devices": "设备",
   },
   en: {
     "tab.provisioning": "Gateway access",
@@ -88,6 +91,7 @@ extend({
     "prov.registered": "{gateway} registered.",
     "prov.no_devices": "—",
     "prov.last_seen": "last {time}",
+    "prov.devices": "Devices",
   },
 });
 
@@ -118,6 +122,7 @@ export class ProvisioningView {
     this.confirming = null; // gateway whose revoke awaits a second click
     this.error = "";
     this.parts = null; // the page's parts: built once, so a refresh keeps what is being typed
+    this.panel = null; // the open gateway's devices (DevicePanel)
   }
 
   translate() {
@@ -133,6 +138,7 @@ export class ProvisioningView {
   }
 
   async load() {
+    if (this.panel) this.panel.load();
     try {
       this.gateways = await enrolApi.gateways();
       this.error = "";
@@ -173,15 +179,25 @@ export class ProvisioningView {
 
   render() {
     if (!this.parts) {
-      this.parts = { form: this.form(), code: h("div"), error: h("div"), table: h("div") };
+      this.parts = { form: this.form(), code: h("div"), error: h("div"), table: h("div"),
+        panel: h("div") };
       this.root.replaceChildren(h("h2", {}, t("prov.title")), h("p.muted.intro", {},
-        t("prov.intro")), this.parts.form, this.parts.code, this.parts.error, this.parts.table);
+        t("prov.intro")), this.parts.form, this.parts.code, this.parts.error, this.parts.table,
+      this.parts.panel);
+      if (this.panel) this.panel.render();
       this.renderHomes();
     }
     const show = (holder, child) => holder.replaceChildren(...(child ? [child] : []));
     show(this.parts.code, this.codeBox());
     show(this.parts.error, this.error ? h("p.error", { testid: "prov-error" }, this.error) : null);
     show(this.parts.table, this.table());
+    show(this.parts.panel, this.panel ? this.panel.el : null);
+  }
+
+  openDevices(id) {
+    this.panel = new DevicePanel(id, this.ctx, () => { this.panel = null; this.render(); });
+    this.render();
+    this.panel.load().then(() => this.panel?.el.scrollIntoView({ block: "nearest" }));
   }
 
   renderHomes() {
@@ -260,10 +276,12 @@ export class ProvisioningView {
         form.elements.gateway.focus();
       } }, t("prov.register"))];
     }
-    const buttons = [h("button.small", { testid: "prov-new-code", onclick: () => this.act(
+    const buttons = [h("button.small.primary", { testid: "prov-devices",
+      onclick: () => this.openDevices(id) }, t("prov.devices"))];
+    buttons.push(h("button.small", { testid: "prov-new-code", onclick: () => this.act(
       () => enrolApi.newCode(id),
       (r) => { this.code = { gateway: id, code: r.claim_code, expires_at: r.expires_at }; }) },
-    t("prov.new_code"))];
+    t("prov.new_code")));
     if (g.access === "active" || g.access === "rotating") {
       buttons.push(h("button.small", { testid: "prov-rotate", onclick: () => this.act(
         () => enrolApi.rotate(id), () => this.ctx.toast(t("prov.rotating"), "info")) },
