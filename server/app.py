@@ -29,6 +29,7 @@ from server.api import (
     errors,
     limits,
     live,
+    privacy_routes,
     reports_routes,
     users_routes,
 )
@@ -62,7 +63,7 @@ def create_app(settings: Settings | None = None, *, ingest: bool = True,
     errors.install(app)
     limits.install(app, settings)
     for module in (auth_routes, alerts_routes, charts_routes, directory_routes, reports_routes,
-                   users_routes, live, enrol_routes):
+                   users_routes, live, enrol_routes, privacy_routes):
         app.include_router(module.router)
 
     @app.exception_handler(psycopg.OperationalError)

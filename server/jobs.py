@@ -31,6 +31,7 @@ from server.auth.sessions import prune_sessions
 from server.auth.throttle import LoginLimits, prune
 from server.detect.inactivity import fit_limits
 from server.detect.worker import DetectorWorker
+from server.privacy import access_log
 from server.store import run_maintenance, set_gateway_state
 from server.supervision import supervise
 
@@ -177,6 +178,19 @@ class InactivityLearning:
 
     async def __call__(self) -> None:
         await self.db.run(lambda c: fit_limits(c, int(time.time() // 60)))
+
+
+@dataclass(frozen=True)
+class AccessLogRetention:
+    """Deletes access-log rows older than the retention (``server.privacy.access_log.purge``)."""
+
+    db: Db
+    keep: timedelta
+
+    async def __call__(self) -> None:
+        gone = await self.db.run(lambda c: access_log.purge(c, self.keep))
+        if gone:
+            log.info("access log: %d rows past retention deleted", gone)
 
 
 @dataclass(frozen=True)

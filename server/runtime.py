@@ -33,6 +33,7 @@ from server.enrol.presence import RotationWatch
 from server.fanout import Fanout
 from server.ingest.pool import IngestPool
 from server.jobs import (
+    AccessLogRetention,
     Db,
     Detection,
     Escalation,
@@ -145,7 +146,9 @@ def _periodic(s: Settings, db: Db, connection: Callable[[], Db],
         ("notifications", s.escalation_every, Webhooks(connection(), http)),
         ("maintenance", s.maintenance_every,
          Maintenance(connection(), s.maintenance_lock_timeout)),
-        ("sign-in-housekeeping", s.maintenance_every, SignInHousekeeping(db, s.login_limits()))]
+        ("sign-in-housekeeping", s.maintenance_every, SignInHousekeeping(db, s.login_limits())),
+        ("access-log-retention", s.maintenance_every,
+         AccessLogRetention(db, s.access_log_retention))]
     if s.detectors:
         jobs += [("detectors", s.detector_every, Detection(connection(), DetectorWorker(s))),
                  ("inactivity-learning", s.inactivity_learn_every,

@@ -125,4 +125,17 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("GET", "/api/lockouts"):                            E(401, 403, 200, 403, 200, 403, 403),
     ("DELETE", "/api/lockouts/{kind}/{subject}"):        E(401, 403, 204, 403, 204, 403, 403),
     ("GET", "/api/audit/users"):                         E(401, 403, 403, 403, 200, 200, 403),
+    # --- privacy: consent, access log, subject rights (the world's resident consents to
+    #     everything, so an override finds nothing withheld: 409; erasing an active one: 409)
+    ("GET", "/api/access-log"):                          E(401, 403, 200, 403, 200, 200, 403),
+    ("GET", "/api/residents/{resident_id}/consents"):    E(401, 200, 200, 403, 200, 200, 404),
+    ("POST", "/api/residents/{resident_id}/consents"):   E(401, 403, 201, 403, 201, 403, 403),
+    ("POST", "/api/residents/{resident_id}/consents/{scope}/withdraw"):
+        E(401, 403, 200, 403, 200, 403, 403),
+    ("POST", "/api/alerts/{alert_id}/override"):         E(401, 409, 409, 403, 409, 403, 404),
+    ("GET", "/api/inform-tasks"):                        E(401, 403, 200, 403, 200, 403, 403),
+    ("POST", "/api/inform-tasks/{task_id}/close"):       E(401, 403, 200, 403, 200, 403, 403),
+    ("GET", "/api/residents/{resident_id}/export"):      E(401, 403, 403, 403, 200, 403, 403),
+    ("GET", "/api/residents/{resident_id}/export.txt"):  E(401, 403, 403, 403, 200, 403, 403),
+    ("POST", "/api/residents/{resident_id}/erase"):      E(401, 403, 403, 403, 409, 403, 403),
 }

@@ -129,6 +129,30 @@ def _contact(c: Call) -> int:
     return int(row[0])
 
 
+def _scope_in_force(c: Call) -> str:
+    """``share_medical``, in force for the world's resident (granted again if withdrawn)."""
+    c.sql("INSERT INTO consents (resident_id, scope, granted_by, granted_by_name) VALUES "
+          "(%s, 'share_medical', 'resident', '王秀英') ON CONFLICT DO NOTHING RETURNING id",
+          c.world.resident)
+    return "share_medical"
+
+
+def _inform_task(c: Call) -> int:
+    """A new open inform-afterwards task about the world's resident."""
+    row = c.sql("INSERT INTO inform_tasks (resident_id, scope, user_name) VALUES "
+                "(%s, 'share_family', 'Alice') RETURNING id", c.world.resident)
+    return int(row[0])
+
+
+def _consent_body(c: Call) -> dict[str, Any]:
+    """A grant of ``activity_sensing`` (withdrawn first, so it can be granted again)."""
+    c.sql("UPDATE consents SET withdrawn_at = now(), withdrawn_by = 'matrix' WHERE "
+          "resident_id = %s AND scope = 'activity_sensing' AND withdrawn_at IS NULL "
+          "RETURNING id", c.world.resident)
+    return {"scope": "activity_sensing", "granted_by": "guardian",
+            "granted_by_name": "王强", "document": "协议 2026-001"}
+
+
 # Path parameter -> a fresh value for one request (made in path order: {alert_id} first).
 PARAMS: dict[str, Callable[[Call], Any]] = {
     "alert_id": _alert,
@@ -141,6 +165,8 @@ PARAMS: dict[str, Callable[[Call], Any]] = {
     "gateway_id": _gateway,
     "kind": lambda c: "account",
     "subject": _lockout,
+    "scope": _scope_in_force,
+    "task_id": _inform_task,
 }
 
 # (method, path) -> a valid body for one request (routes not here that take one get {}).
@@ -181,6 +207,11 @@ BODIES: dict[tuple[str, str], Callable[[Call], dict[str, Any]]] = {
     ("POST", "/api/users"): lambda c: {"username": f"new{next(_n)}", "display_name": "New",
                                        "role": "operator", "password": NEW_PASSWORD},
     ("PATCH", "/api/users/{user_id}"): lambda c: {"display_name": "Renamed"},
+    ("POST", "/api/residents/{resident_id}/consents"): _consent_body,
+    ("POST", "/api/residents/{resident_id}/consents/{scope}/withdraw"): lambda c: {
+        "withdrawn_by": "王秀英"},
+    ("POST", "/api/alerts/{alert_id}/override"): lambda c: {"reason": "无人接听"},
+    ("POST", "/api/inform-tasks/{task_id}/close"): lambda c: {"note": "已电话告知"},
 }
 
 
