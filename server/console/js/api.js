@@ -116,4 +116,8 @@ export const api = {
   clearLockout: (kind, subject) =>
     del(`/api/lockouts/${kind}/${encodeURIComponent(subject)}`),
   userAudit: (params = {}) => get(`/api/audit/users${query(params)}`),
+  // privacy: the access log (supervisors, admins, auditors), a resident's export and erasure
+  accessLog: (params = {}) => get(`/api/access-log${query(params)}`),
+  exportResident: (id) => get(`/api/residents/${id}/export`),
+  eraseResident: (id) => post(`/api/residents/${id}/erase`),
 };

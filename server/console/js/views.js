@@ -6,6 +6,7 @@
 // language changed) and ``reset()`` (signed out). ``ctx``: ``me()``, ``toast(text, kind)``,
 // ``merged(summary)``, ``tick()``, ``go(hash)``.
 
+import { AccessLogView } from "./access_log.js";
 import { ProvisioningView } from "./provisioning.js";
 import { ReportsView } from "./reports.js";
 import { ResidentsView } from "./residents/view.js";
@@ -22,6 +23,7 @@ export const VIEWS = [
     css: "css/users.css" },
   { name: "provisioning", tab: "tab.provisioning", roles: ["technician", "supervisor", "admin"],
     View: ProvisioningView, css: "css/provisioning.css" },
+  { name: "access", tab: "tab.access", roles: ["supervisor", "admin", "auditor"], View: AccessLogView },
 ];
 
 export function allowed(view, me) {

@@ -1,0 +1,53 @@
+"""The access log in the console: an operator opens an alert (its resident's medical notes
+are on the card), claims it and reveals the key-safe code; an auditor then finds those reads
+in the access log. (That nobody can alter them: tests/integration/test_privacy.py.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.helpers import raise_event, row, sign_in
+from tests.fixtures.stack import Stack
+from tests.fixtures.staff import add_staff
+from tests.fixtures.world import World
+
+pytestmark = pytest.mark.e2e
+
+
+def test_an_auditor_finds_the_operators_reads_in_the_access_log(
+        stack: Stack, page: Page, world: World, artifacts: Path) -> None:
+    add_staff(world)
+    sign_in(page, stack, "alice")
+    expect(page.get_by_test_id("tab-access")).to_be_hidden()  # not for operators
+    alert = raise_event(world)
+    row(page, alert).click()
+    detail = page.get_by_test_id("alert-detail")
+    expect(detail).to_have_attribute("data-alert-id", str(alert))
+    expect(detail.get_by_test_id("resident-conditions")).to_have_text("高血压")
+    page.keyboard.press("c")  # claim
+    expect(detail.get_by_test_id("detail-holder")).to_have_text("Alice")
+    detail.get_by_test_id("keysafe-show").click()
+    expect(detail.get_by_test_id("keysafe-code")).to_have_text("4711")
+    page.get_by_test_id("logout").click()
+    expect(page.get_by_test_id("login-form")).to_be_visible()
+
+    sign_in(page, stack, "audrey")
+    page.get_by_test_id("tab-access").click()
+    page.get_by_test_id("access-resident_id").fill(str(world.resident))
+    page.get_by_test_id("access-search").click()
+    rows = page.get_by_test_id("access-row")
+    key_safe = rows.filter(has_text="钥匙箱密码")
+    expect(key_safe).to_have_count(1)
+    expect(key_safe.get_by_test_id("access-who")).to_have_text("Alice (operator)")
+    expect(key_safe.get_by_test_id("access-purpose")).to_have_text(f"处理告警 #{alert}")
+    medical = rows.filter(has_text="用药").filter(has_text="Alice")
+    expect(medical.first).to_contain_text(f"处理告警 #{alert}")
+    # the field filter narrows to the key-safe reads
+    page.get_by_test_id("access-field").select_option("key_safe_code")
+    page.get_by_test_id("access-search").click()
+    expect(rows).to_have_count(1)
+    expect(rows.get_by_test_id("access-fields")).to_have_text("钥匙箱密码")
+    page.screenshot(path=artifacts / "access-log.png")
