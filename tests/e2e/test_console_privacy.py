@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from server.privacy import consent
+from server.privacy.consent import Scope
 from tests.e2e.helpers import raise_event, row, sign_in
 from tests.fixtures.stack import Stack
 from tests.fixtures.staff import add_staff
@@ -51,3 +53,28 @@ def test_an_auditor_finds_the_operators_reads_in_the_access_log(
     expect(rows).to_have_count(1)
     expect(rows.get_by_test_id("access-fields")).to_have_text("钥匙箱密码")
     page.screenshot(path=artifacts / "access-log.png")
+
+
+def test_family_phones_without_consent_need_an_emergency_override(
+        stack: Stack, page: Page, world: World) -> None:
+    with world.connect() as conn:
+        consent.withdraw(conn, world.supervisor.actor, world.resident, Scope.SHARE_FAMILY,
+                         "王秀英")
+    sign_in(page, stack, "alice")
+    alert = raise_event(world)
+    row(page, alert).click()
+    detail = page.get_by_test_id("alert-detail")
+    contact = detail.get_by_test_id("contact")
+    expect(contact.get_by_test_id("contact-withheld")).to_have_text("号码已隐藏")
+    expect(contact).not_to_contain_text("13800000001")
+    detail.get_by_test_id("override-show").click()
+    page.get_by_test_id("override-reason").fill("老人按键后无应答")
+    page.get_by_test_id("dialog-submit").click()
+    expect(contact).to_contain_text("13800000001")
+    expect(detail.get_by_test_id("override")).to_have_count(0)
+    with world.connect() as conn:
+        logged = conn.execute("SELECT user_id, alert_id, reason FROM access_log WHERE purpose = "
+                              "'emergency_override'").fetchall()
+        tasks = conn.execute("SELECT resident_id, alert_id FROM inform_tasks").fetchall()
+    assert logged == [(world.operator.id, alert, "老人按键后无应答")]
+    assert tasks == [(world.resident, alert)]

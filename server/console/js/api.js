@@ -90,6 +90,7 @@ export const api = {
     request("PATCH", `/api/alerts/${id}/dispatches/${dispatchId}`, { status }),
   resolve: (id, outcome, note) => post(`/api/alerts/${id}/resolve`, { outcome, note }),
   keySafe: (id) => post(`/api/alerts/${id}/key-safe`),
+  override: (id, reason) => post(`/api/alerts/${id}/override`, { reason }),
   vitals: (residentId) => get(`/api/residents/${residentId}/vitals?hours=24`),
   activity: (residentId) => get(`/api/residents/${residentId}/activity?hours=24`),
   acc: (id) => get(`/api/alerts/${id}/acc`),

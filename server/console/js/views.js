@@ -23,7 +23,8 @@ export const VIEWS = [
     css: "css/users.css" },
   { name: "provisioning", tab: "tab.provisioning", roles: ["technician", "supervisor", "admin"],
     View: ProvisioningView, css: "css/provisioning.css" },
-  { name: "access", tab: "tab.access", roles: ["supervisor", "admin", "auditor"], View: AccessLogView },
+  { name: "access", tab: "tab.access", roles: ["supervisor", "admin", "auditor"], View: AccessLogView,
+    css: "css/access.css" },
 ];
 
 export function allowed(view, me) {
