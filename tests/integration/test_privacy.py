@@ -74,7 +74,8 @@ def test_each_sensitive_read_is_a_row_of_the_access_log(client: TestClient, worl
     assert client.get(f"/api/alerts/{alert}", headers=alice).status_code == 200
     assert client.post(f"/api/alerts/{alert}/claim", headers=alice).status_code == 200
     r = client.post(f"/api/alerts/{alert}/key-safe", headers=alice)
-    assert r.status_code == 200 and r.json()["code"] == "4711"
+    assert r.status_code == 200
+    assert r.json()["code"] == "4711"
     assert client.get(f"/api/residents/{world.resident}", headers=alice).status_code == 200
     rows = [(r["user_id"], r["user_name"], r["role"], r["purpose"], r["alert_id"],
              r["residents"], r["home_id"], r["fields"]) for r in log_rows(world)]
@@ -106,7 +107,8 @@ def test_only_supervisors_admins_and_auditors_read_the_access_log(
         assert client.get("/api/access-log", headers=bearer(world, user)).status_code == expected
     r = client.get("/api/access-log", headers=bearer(world, staff.auditor),
                    params={"resident_id": "x"})
-    assert r.status_code == 422 and "resident_id" in r.text
+    assert r.status_code == 422
+    assert "resident_id" in r.text
 
 
 def test_the_access_log_cannot_be_edited_or_deleted(client: TestClient, world: World) -> None:
@@ -158,7 +160,8 @@ def test_consent_is_recorded_and_withdrawn(client: TestClient, world: World) -> 
     path = f"/api/residents/{world.resident}/consents"
     r = client.post(f"{path}/health_monitoring/withdraw", headers=sam,
                     json={"withdrawn_by": "王秀英"})
-    assert r.status_code == 200 and r.json()["withdrawn_by"] == "王秀英"
+    assert r.status_code == 200
+    assert r.json()["withdrawn_by"] == "王秀英"
     ledger = client.get(path, headers=alice).json()
     assert "health_monitoring" not in ledger["in_force"]
     assert client.post(f"{path}/health_monitoring/withdraw", headers=sam,
@@ -172,7 +175,8 @@ def test_consent_is_recorded_and_withdrawn(client: TestClient, world: World) -> 
         "guardian", "王强", "监护人同意书 2026-17")
     assert client.post(path, headers=sam, json=grant).status_code == 409
     bad = client.post(path, headers=sam, json={**grant, "scope": "everything"})
-    assert bad.status_code == 422 and "scope" in bad.text
+    assert bad.status_code == 422
+    assert "scope" in bad.text
     assert client.get("/api/residents/999999/consents", headers=sam).status_code == 404
     ledger = client.get(path, headers=alice).json()
     assert "health_monitoring" in ledger["in_force"]
@@ -206,7 +210,8 @@ def test_family_phones_without_consent_only_through_a_logged_override(
     assert not any("contacts.phones" in r["fields"] for r in log_rows(world))
 
     bad = client.post(f"/api/alerts/{alert}/override", headers=alice, json={})
-    assert bad.status_code == 422 and "reason" in bad.text
+    assert bad.status_code == 422
+    assert "reason" in bad.text
     r = client.post(f"/api/alerts/{alert}/override", headers=alice, json={"reason": "无人应答"})
     assert r.status_code == 200, r.text
     assert [(c["name"], c["phones"]) for c in r.json()] == [("王强", ["13800000001"])]
@@ -220,7 +225,8 @@ def test_family_phones_without_consent_only_through_a_logged_override(
     assert client.get("/api/inform-tasks", headers=alice).status_code == 403
     done = client.post(f"/api/inform-tasks/{tasks[0]['id']}/close", headers=sam,
                        json={"note": "已告知王秀英"})
-    assert done.status_code == 200 and done.json()["closed_by"] == world.supervisor.display_name
+    assert done.status_code == 200
+    assert done.json()["closed_by"] == world.supervisor.display_name
     assert client.get("/api/inform-tasks", headers=sam).json() == []
     assert client.post(f"/api/inform-tasks/{tasks[0]['id']}/close", headers=sam,
                        json={}).status_code == 409
@@ -250,8 +256,10 @@ def test_export_holds_everything_and_is_logged(client: TestClient, world: World,
     assert [a["alert_id"] for a in data["access_log"]][-2:] == [alert, alert]
     assert any(h["action"] == "create" for h in data["history"])
     text = client.get(f"/api/residents/{world.resident}/export.txt", headers=ada)
-    assert text.status_code == 200 and text.headers["content-type"].startswith("text/plain")
-    assert "姓名：王秀英" in text.text and "13800000001" in text.text
+    assert text.status_code == 200
+    assert text.headers["content-type"].startswith("text/plain")
+    assert "姓名：王秀英" in text.text
+    assert "13800000001" in text.text
     exports = [r for r in log_rows(world) if r["purpose"] == "export"]
     assert [(r["user_id"], r["residents"]) for r in exports] == [
         (staff.admin.id, [world.resident])] * 2
@@ -285,7 +293,8 @@ def test_erasure_removes_personal_data_everywhere(client: TestClient, world: Wor
                    "4711", "搬去女儿家"):
         assert secret not in text, secret
     assert data["resident"]["name"] == "已删除"
-    assert data["contacts"] == [] and data["telemetry"]["vitals"] == 0
+    assert data["contacts"] == []
+    assert data["telemetry"]["vitals"] == 0
     assert [a["id"] for a in data["alerts"]] == [alert]  # kept, without personal fields
     assert sql(world, "SELECT count(*) FROM vitals WHERE device = %s", PENDANT) == [(0,)]
     everywhere = sql(world, "SELECT concat_ws(' ', (SELECT string_agg(d::text, ' ') FROM "
