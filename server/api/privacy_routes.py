@@ -117,10 +117,11 @@ def export(resident_id: Id, user: Admin, conn: Db) -> dict[str, Any]:
     return subject.export(conn, user.actor, resident_id)
 
 
-@router.get("/residents/{resident_id}/export.txt", response_class=PlainTextResponse)
-def export_summary(resident_id: Id, user: Admin, conn: Db) -> str:
-    """The same export as a readable zh-CN summary."""
-    return subject.summary(subject.export(conn, user.actor, resident_id))
+@router.get("/residents/{resident_id}/export.txt", response_model=None,
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+def export_summary(resident_id: Id, user: Admin, conn: Db) -> PlainTextResponse:
+    """The same export as a readable zh-CN summary (text/plain; errors are JSON)."""
+    return PlainTextResponse(subject.summary(subject.export(conn, user.actor, resident_id)))
 
 
 @router.post("/residents/{resident_id}/erase")

@@ -78,8 +78,9 @@ def export(conn: psycopg.Connection[Any], actor: Actor, resident_id: int) -> dic
             "contacts": _rows(conn, "SELECT id, name, relation, phones, call_order, "
                               "availability, has_key, active FROM contacts WHERE resident_id "
                               "= %s ORDER BY active DESC, call_order, id", (resident_id,)),
-            "home": (_rows(conn, "SELECT id, address, key_safe_code, notes, region_id, active "
-                           "FROM homes WHERE id = %s", (home_id,)) or [None])[0],
+            "home": next(iter(_rows(conn, "SELECT id, address, key_safe_code, notes, "
+                                    "region_id, active FROM homes WHERE id = %s", (home_id,))),
+                         None),
             "devices": devices,
             "telemetry": {t: conn.execute(
                 sql.SQL("SELECT count(*) FROM {} WHERE device = ANY (%s)").format(
