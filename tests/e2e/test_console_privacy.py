@@ -56,7 +56,7 @@ def test_an_auditor_finds_the_operators_reads_in_the_access_log(
 
 
 def test_family_phones_without_consent_need_an_emergency_override(
-        stack: Stack, page: Page, world: World) -> None:
+        stack: Stack, page: Page, world: World, artifacts: Path) -> None:
     with world.connect() as conn:
         consent.withdraw(conn, world.supervisor.actor, world.resident, Scope.SHARE_FAMILY,
                          "王秀英")
@@ -78,3 +78,20 @@ def test_family_phones_without_consent_need_an_emergency_override(
         tasks = conn.execute("SELECT resident_id, alert_id FROM inform_tasks").fetchall()
     assert logged == [(world.operator.id, alert, "老人按键后无应答")]
     assert tasks == [(world.resident, alert)]
+
+    # the supervisor tells her son afterwards, and closes the task
+    page.get_by_test_id("logout").click()
+    sign_in(page, stack, "sam")
+    page.get_by_test_id("tab-access").click()
+    task = page.get_by_test_id("inform-task")
+    expect(task).to_have_count(1)
+    expect(task).to_contain_text(f"告警 #{alert}")
+    expect(task).to_contain_text("老人按键后无应答")
+    task.get_by_test_id("inform-close").click()
+    page.get_by_test_id("inform-close-note").fill("已电话告知王秀英本人")
+    page.get_by_test_id("dialog-submit").click()
+    expect(page.get_by_test_id("inform-none")).to_be_visible()
+    page.screenshot(path=artifacts / "inform-tasks-closed.png")
+    with world.connect() as conn:
+        closed = conn.execute("SELECT closed_by, close_note FROM inform_tasks").fetchall()
+    assert closed == [("Sam", "已电话告知王秀英本人")]

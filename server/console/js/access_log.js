@@ -1,9 +1,12 @@
 // Access log (访问记录), for supervisors, admins and auditors: every read of a sensitive field
 // (medical notes, contact phones, the key-safe code, a full record) and every export — who,
 // when, why (the alert, or a reason), about whom — filtered by resident, user, field and day.
-// Read only: the server refuses any change to it.
+// Read only: the server refuses any change to it. Supervisors and admins also see the open
+// "inform afterwards" tasks an emergency override left, and close them once the resident or
+// their guardian was told.
 
 import { api, ApiError } from "./api.js";
+import { formDialog } from "./dialogs.js";
 import { fmtDateTime, h } from "./dom.js";
 import { extend, t } from "./i18n.js";
 
@@ -41,6 +44,14 @@ extend({
     "access.f.key_safe_code": "钥匙箱密码",
     "access.f.export": "全部（导出）",
     "access.f.erase": "全部（删除）",
+    "inform.title": "事后告知任务",
+    "inform.note": "接警员紧急查看了老人未同意共享的信息；告知老人或监护人后关闭任务。",
+    "inform.none": "没有待告知的任务",
+    "inform.row": "{who} 于 {when} 查看长者 #{resident} 的家属电话（告警 #{alert}）",
+    "inform.close": "已告知",
+    "inform.close_title": "关闭事后告知任务",
+    "inform.close_note": "告知情况",
+    "inform.closed": "任务已关闭",
   },
   en: {
     "tab.access": "Access log",
@@ -72,6 +83,14 @@ extend({
     "access.f.key_safe_code": "Key-safe code",
     "access.f.export": "Everything (export)",
     "access.f.erase": "Everything (erasure)",
+    "inform.title": "Inform afterwards",
+    "inform.note": "An operator used an emergency override on data the resident has not consented to share; close the task once the resident or their guardian was told.",
+    "inform.none": "Nobody to inform",
+    "inform.row": "{who} saw the family phones of resident #{resident} on {when} (alert #{alert})",
+    "inform.close": "Informed",
+    "inform.close_title": "Close the task",
+    "inform.close_note": "How they were told",
+    "inform.closed": "Task closed",
   },
 });
 
@@ -97,6 +116,7 @@ export class AccessLogView {
   }
 
   reset() {
+    this.tasks = null;
     this.rows = null;
     this.more = false;
     this.filters = {};
@@ -110,6 +130,7 @@ export class AccessLogView {
   enter() {
     this.render();
     this.load();
+    this.loadTasks();
   }
 
   params() {
@@ -123,6 +144,47 @@ export class AccessLogView {
     };
     return { resident_id: f.resident_id.value.trim(), user_id: f.user_id.value.trim(),
       field: f.field.value, since: day(f.since.value, 0), until: day(f.until.value, 1) };
+  }
+
+  get informs() {
+    return ["supervisor", "admin"].includes(this.ctx.me()?.role);
+  }
+
+  async loadTasks() {
+    if (!this.informs) return;
+    try {
+      this.tasks = await api.informTasks();
+    } catch (exc) {
+      if (!(exc instanceof ApiError) || exc.status === 401) return;
+      this.tasks = [];
+    }
+    this.render();
+  }
+
+  closeTask(task) {
+    formDialog({ testid: "inform-close-form", title: t("inform.close_title"),
+      submitLabel: t("inform.close"),
+      body: h("label", {}, t("inform.close_note"),
+        h("textarea", { name: "note", rows: 2, maxlength: 500, testid: "inform-close-note" })),
+      submit: async (form) => {
+        await api.closeInformTask(task.id, form.elements.note.value.trim());
+        this.ctx.toast(t("inform.closed"), "ok");
+        this.loadTasks();
+      } });
+  }
+
+  informTasks() {
+    if (!this.informs) return null;
+    const tasks = this.tasks || [];
+    return h("section.inform", { testid: "inform-tasks" }, h("h3", {}, t("inform.title")),
+      h("p.muted.small", {}, t("inform.note")),
+      tasks.length ? h("ul", {}, tasks.map((task) => h("li", { testid: "inform-task" },
+        h("span", {}, t("inform.row", { who: task.user_name, when: fmtDateTime(task.created_at),
+          resident: task.resident_id ?? "–", alert: task.alert_id ?? "–" })),
+        task.reason ? h("span.muted.small", {}, ` — ${task.reason}`) : null, " ",
+        h("button.small", { testid: "inform-close", onclick: () => this.closeTask(task) },
+          t("inform.close")))))
+        : h("p.muted", { testid: "inform-none" }, this.tasks ? t("inform.none") : t("detail.loading")));
   }
 
   async load(older = false) {
@@ -154,7 +216,7 @@ export class AccessLogView {
     h("label", {}, t("access.since"), h("input", { type: "date", name: "since" })),
     h("label", {}, t("access.until"), h("input", { type: "date", name: "until" })),
     h("button.primary", { type: "submit", testid: "access-search" }, t("access.search")));
-    this.root.replaceChildren(h("h2", {}, t("access.title")),
+    this.root.replaceChildren(...[this.informTasks()].filter(Boolean), h("h2", {}, t("access.title")),
       h("p.muted.small", {}, t("access.note")), form, this.table());
   }
 

@@ -121,4 +121,6 @@ export const api = {
   accessLog: (params = {}) => get(`/api/access-log${query(params)}`),
   exportResident: (id) => get(`/api/residents/${id}/export`),
   eraseResident: (id) => post(`/api/residents/${id}/erase`),
+  informTasks: () => get("/api/inform-tasks"),
+  closeInformTask: (id, note) => post(`/api/inform-tasks/${id}/close`, { note }),
 };
