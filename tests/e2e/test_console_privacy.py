@@ -95,3 +95,50 @@ def test_family_phones_without_consent_need_an_emergency_override(
     with world.connect() as conn:
         closed = conn.execute("SELECT closed_by, close_note FROM inform_tasks").fetchall()
     assert closed == [("Sam", "已电话告知王秀英本人")]
+
+
+def test_consent_is_withdrawn_and_recorded_and_an_admin_erases_a_resident_who_left(
+        stack: Stack, page: Page, world: World, artifacts: Path) -> None:
+    add_staff(world)
+    sign_in(page, stack, "sam")
+    page.goto(f"{stack.url}/console/#/residents/{world.resident}")
+    health = page.locator('[data-testid="res-consent"][data-scope="health_monitoring"]')
+    expect(health).to_contain_text("王秀英（本人）")
+    health.get_by_test_id("consent-withdraw").click()
+    page.get_by_test_id("consent-withdrawn-by").fill("王秀英")
+    page.get_by_test_id("dialog-submit").click()
+    expect(health).to_contain_text("未同意")
+    health.get_by_test_id("consent-grant").click()
+    page.get_by_test_id("consent-by").select_option("guardian")
+    page.get_by_test_id("consent-name").fill("王强")
+    page.get_by_test_id("consent-document").fill("监护人同意书 2026-17")
+    page.get_by_test_id("dialog-submit").click()
+    expect(health).to_contain_text("王强（监护人）")
+    expect(health).to_contain_text("监护人同意书 2026-17")
+    expect(page.get_by_test_id("res-export")).to_have_count(0)  # admins only
+    page.screenshot(path=artifacts / "consents.png")
+    page.get_by_test_id("logout").click()
+
+    with world.connect() as conn:
+        conn.execute("UPDATE residents SET status = 'moved' WHERE id = %s", (world.resident,))
+    sign_in(page, stack, "ada")
+    page.goto(f"{stack.url}/console/#/residents/{world.resident}")
+    resident = page.get_by_test_id("res-page")
+    expect(resident.get_by_test_id("res-name")).to_have_text("王秀英")
+    with page.expect_download() as download:
+        resident.get_by_test_id("res-export").click()
+    exported = Path(download.value.path()).read_text(encoding="utf-8")
+    assert "13800000001" in exported
+    resident.get_by_test_id("res-erase").click()
+    page.get_by_test_id("erase-confirm").fill("王秀英")
+    page.get_by_test_id("dialog-submit").click()
+    expect(resident.get_by_test_id("res-name")).to_have_text("已删除")
+    expect(resident.get_by_test_id("res-erase")).to_have_count(0)
+    with world.connect() as conn:
+        (name,) = conn.execute("SELECT name FROM residents WHERE id = %s",
+                               (world.resident,)).fetchone() or ("",)
+        purposes = [p for (p,) in conn.execute(
+            "SELECT purpose FROM access_log WHERE user_id = (SELECT id FROM users WHERE "
+            "username = 'ada') AND purpose IN ('export', 'erasure') ORDER BY id").fetchall()]
+    assert name == "已删除"
+    assert purposes == ["export", "erasure"]

@@ -11,6 +11,7 @@ import { label, t } from "../i18n.js";
 import { awayText, phoneInDialog, PHONE_IN_ROLES } from "../phonein.js";
 import { directoryApi as api } from "./api.js";
 import { editContact, editHome, editLimits, editResident, editStatus, newResident } from "./forms.js";
+import { consentCard } from "./consent.js";
 import "./strings.js";
 
 const EDITORS = ["supervisor", "admin"];
@@ -115,11 +116,12 @@ export class ResidentsView {
   async reload() {
     const id = this.id;
     try {
-      const [resident, alerts, history, devices] = await Promise.all([
+      const [resident, alerts, history, devices, consents] = await Promise.all([
         api.resident(id), this.staff ? api.alerts(id) : null,
-        this.staff ? api.history(id) : [], api.devices(id)]);
+        this.staff ? api.history(id) : [], api.devices(id),
+        this.staff ? api.consents(id) : null]);
       if (id !== this.id) return;
-      this.page = { resident, alerts, history, devices };
+      this.page = { resident, alerts, history, devices, consents };
     } catch (exc) {
       if (!(exc instanceof ApiError) || id !== this.id || exc.status === 401) return;
       this.page = null;
@@ -149,14 +151,15 @@ export class ResidentsView {
       if (this.pane && !this.id) this.pane.replaceChildren(h("p.empty.detail-empty", {}, t("res.pick")));
       return;
     }
-    const { resident: r, alerts, history, devices } = this.page;
+    const { resident: r, alerts, history, devices, consents } = this.page;
     const scroll = this.pane.querySelector(".detail-body")?.scrollTop ?? 0;
     this.pane.replaceChildren(h("article.detail.res-page", { testid: "res-page",
       dataset: { residentId: r.id } },
     this.head(r),
     h("div.detail-body", {}, h("div.detail-grid", {},
       h("div.col", {}, this.card(r), r.contacts ? this.contacts(r) : null,
-        r.vital_limits ? this.limits(r) : null),
+        r.vital_limits ? this.limits(r) : null,
+        consents ? consentCard(r.id, consents, this.editor, () => this.saved()) : null),
       h("div.col", {}, alerts ? alertsCard(alerts.alerts, this.ctx) : null,
         alerts ? callsCard(alerts.calls) : null, this.staff ? historyCard(history) : null,
         devicesCard(devices))))));
