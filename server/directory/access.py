@@ -1,7 +1,8 @@
-"""Who reads a sensitive field, and why (``Access``); ``accessed``, the one place an access
-log records it; and the key-safe code, the one sensitive read the alert service makes (kept
-here, apart from the directory's input models, so the server's runtime reaches none of the
-API). The other sensitive reads are in ``server.directory.sensitive``."""
+"""Who reads a sensitive field, and why (``Access``); ``accessed``, the one place the access
+log (``server.privacy.access_log``) records it; and the key-safe code, the one sensitive read
+the alert service makes (kept here, apart from the directory's input models, so the server's
+runtime reaches none of the API). The other sensitive reads are in
+``server.directory.sensitive``."""
 
 from __future__ import annotations
 

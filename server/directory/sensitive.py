@@ -2,9 +2,10 @@
 allergies), contacts' phone numbers, the key-safe code, a resident's full record.
 
 Each function takes the ``Access`` it serves — who reads, for which alert or which page — and
-reports it to ``accessed`` before returning, which is where an access log hooks in (PIPL:
-who saw what, when, why). Nothing else in the server selects these columns for display: the
-queue and the search show names, tags, status and the address line only.
+reports it to ``accessed`` in the same transaction as the read: a row of the access log
+(``server.privacy.access_log``; PIPL: who saw what, when, why). Nothing else in the server
+selects these columns for display: the queue and the search show names, tags, status and the
+address line only (``contacts_withheld`` shows contacts without their phones).
 """
 
 from __future__ import annotations
