@@ -6,6 +6,7 @@ export and erasure."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from kernel.services.broker import BrokerAddress
 from server.alerts import machine
 from server.alerts.model import AlertType, NewAlert, Priority
 from server.app import create_app
+from server.jobs import AccessLogRetention, Db
 from server.privacy import access_log
 from server.settings import Settings
 from server.store import copy_vitals
@@ -308,3 +310,18 @@ def test_erasure_removes_personal_data_everywhere(client: TestClient, world: Wor
     # the audit trails stay append-only outside an erasure
     with world.connect() as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("UPDATE directory_audit SET note = 'x'")
+
+
+def test_the_retention_job_honours_the_setting(world: World) -> None:
+    with world.connect() as conn:
+        for days in (200, 100):
+            conn.execute("INSERT INTO access_log (ts, user_name, role, purpose) VALUES "
+                         "(now() - %s, 'Alice', 'operator', 'alert')", (timedelta(days=days),))
+    db = Db(world.schema.conninfo)
+    try:
+        asyncio.run(AccessLogRetention(db, timedelta(days=400))())
+        assert len(log_rows(world)) == 2  # both younger than 400 days
+        asyncio.run(AccessLogRetention(db, timedelta(days=190))())
+        assert [r["purpose"] for r in log_rows(world)] == ["alert"]
+    finally:
+        db.close()
