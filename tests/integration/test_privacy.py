@@ -26,7 +26,7 @@ from server.app import create_app
 from server.jobs import AccessLogRetention, Db
 from server.privacy import access_log
 from server.settings import Settings
-from server.store import copy_vitals
+from server.store import copy_vitals, run_maintenance
 from tests.fixtures.staff import Staff, add_staff, bearer
 from tests.fixtures.world import BUTTON, GATEWAY, PENDANT, World
 
@@ -279,6 +279,10 @@ def test_erasure_removes_personal_data_everywhere(client: TestClient, world: Wor
     client.post(f"/api/alerts/{alert}/claim", headers=alice)
     client.post(f"/api/alerts/{alert}/notes", headers=alice, json={"text": "王秀英说头晕"})
     vitals_now(world)
+    with world.connect() as conn:
+        run_maintenance(conn)  # the daily rollup of her readings
+    assert sql(world, "SELECT count(*) > 0 FROM vitals_daily WHERE device = %s",
+               PENDANT) == [(True,)]
     erase = f"/api/residents/{world.resident}/erase"
     assert client.post(erase, headers=ada).status_code == 409  # still in care
     assert client.post(erase, headers=sam).status_code == 403
@@ -298,7 +302,9 @@ def test_erasure_removes_personal_data_everywhere(client: TestClient, world: Wor
     assert data["contacts"] == []
     assert data["telemetry"]["vitals"] == 0
     assert [a["id"] for a in data["alerts"]] == [alert]  # kept, without personal fields
-    assert sql(world, "SELECT count(*) FROM vitals WHERE device = %s", PENDANT) == [(0,)]
+    for table in ("vitals", "vitals_daily"):
+        assert sql(world, f"SELECT count(*) FROM {table} WHERE device = %s",
+                   PENDANT) == [(0,)], table
     everywhere = sql(world, "SELECT concat_ws(' ', (SELECT string_agg(d::text, ' ') FROM "
                      "directory_audit d), (SELECT string_agg(a::text, ' ') FROM alert_audit a), "
                      "(SELECT string_agg(a::text, ' ') FROM alerts a))")[0][0]
