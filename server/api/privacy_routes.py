@@ -95,10 +95,11 @@ def emergency_override(alert_id: Id, body: OverrideIn, user: Responder,
 
 
 @router.get("/inform-tasks")
-def inform_tasks(_user: Manager, conn: Db, include_closed: bool = False) -> list[dict[str, Any]]:
-    """Residents to tell about an emergency override (the open tasks, unless
-    ``include_closed``)."""
-    return [asdict(t) for t in override.tasks(conn, open_only=not include_closed)]
+def inform_tasks(user: Manager, conn: Db, include_closed: bool = False) -> list[dict[str, Any]]:
+    """Residents of the user's regions to tell about an emergency override (the open tasks,
+    unless ``include_closed``)."""
+    return [asdict(t) for t in override.tasks(conn, Scope.of(user),
+                                              open_only=not include_closed)]
 
 
 class CloseIn(BaseModel):
@@ -108,7 +109,7 @@ class CloseIn(BaseModel):
 @router.post("/inform-tasks/{task_id}/close")
 def close_task(task_id: Id, body: CloseIn, user: Manager, conn: Db) -> dict[str, Any]:
     """The resident or their guardian was told."""
-    return asdict(override.close(conn, user.actor, task_id, body.note))
+    return asdict(override.close(conn, user.actor, Scope.of(user), task_id, body.note))
 
 
 @router.get("/residents/{resident_id}/export")

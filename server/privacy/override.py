@@ -10,12 +10,14 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import class_row
 
 from server.alerts.model import Actor
 from server.directory.sensitive import Access, contacts_for
 from server.errors import Conflict, NotFound
 from server.privacy import consent
+from server.scope import Scope
 
 PURPOSE = "emergency_override"
 
@@ -61,19 +63,22 @@ def family_phones(conn: psycopg.Connection[Any], actor: Actor, alert: dict[str, 
     return [{**asdict(c), "withheld": False, "override": True} for c in found]
 
 
-def tasks(conn: psycopg.Connection[Any], *, open_only: bool = True) -> list[InformTask]:
-    """Inform-afterwards tasks, oldest first (the open ones, unless ``open_only`` is False)."""
+def tasks(conn: psycopg.Connection[Any], scope: Scope, *,
+          open_only: bool = True) -> list[InformTask]:
+    """Inform-afterwards tasks about residents in ``scope``, oldest first (the open ones,
+    unless ``open_only`` is False)."""
     with conn.cursor(row_factory=class_row(InformTask)) as cur:
-        return cur.execute(
-            f"SELECT {_TASK} FROM inform_tasks WHERE NOT %s OR closed_at IS NULL "
-            "ORDER BY id", (open_only,)).fetchall()
+        return cur.execute(_IN_SCOPE.format(scope.where("h.region_id")) + sql.SQL(
+            " AND (NOT %s OR t.closed_at IS NULL) ORDER BY t.id"), (open_only,)).fetchall()
 
 
-def close(conn: psycopg.Connection[Any], actor: Actor, task_id: int, note: str) -> InformTask:
-    """The resident or their guardian was told: close the task (Conflict: already closed)."""
+def close(conn: psycopg.Connection[Any], actor: Actor, scope: Scope, task_id: int,
+          note: str) -> InformTask:
+    """The resident or their guardian was told: close the task (Conflict: already closed;
+    NotFound outside ``scope``)."""
     with conn.transaction(), conn.cursor(row_factory=class_row(InformTask)) as cur:
-        row = cur.execute(f"SELECT {_TASK} FROM inform_tasks WHERE id = %s FOR UPDATE",
-                          (task_id,)).fetchone()
+        row = cur.execute(_IN_SCOPE.format(scope.where("h.region_id")) + sql.SQL(
+            " AND t.id = %s FOR UPDATE OF t"), (task_id,)).fetchone()
         if row is None:
             raise NotFound(f"no task {task_id}")
         if row.closed_at is not None:
@@ -83,3 +88,10 @@ def close(conn: psycopg.Connection[Any], actor: Actor, task_id: int, note: str) 
             f"WHERE id = %s RETURNING {_TASK}", (actor.name, note, task_id)).fetchone()
     assert done is not None
     return done
+
+
+_IN_SCOPE = sql.SQL(
+    "SELECT t.id, t.created_at, t.resident_id, t.alert_id, t.scope, t.reason, t.user_id, "
+    "t.user_name, t.closed_at, t.closed_by, t.close_note FROM inform_tasks t "
+    "LEFT JOIN residents r ON r.id = t.resident_id LEFT JOIN homes h ON h.id = r.home_id "
+    "WHERE {}")

@@ -21,8 +21,9 @@ from pydantic import ValidationError
 from kernel.contract import Topics, VitalReading, Vitals
 from kernel.services.broker import BrokerAddress
 from server.alerts import machine
-from server.alerts.model import AlertType, NewAlert, Priority
+from server.alerts.model import AlertType, NewAlert, Priority, Role
 from server.app import create_app
+from server.auth.users import create_user, get_user
 from server.jobs import AccessLogRetention, Db
 from server.privacy import access_log
 from server.settings import Settings
@@ -225,6 +226,13 @@ def test_family_phones_without_consent_only_through_a_logged_override(
     assert [(t["resident_id"], t["alert_id"], t["scope"], t["user_name"]) for t in tasks] == [
         (world.resident, alert, "share_family", world.operator.display_name)]
     assert client.get("/api/inform-tasks", headers=alice).status_code == 403
+    with world.connect() as conn:  # a supervisor of another community does not see it
+        otto = get_user(conn, create_user(conn, "otto", "Otto", Role.SUPERVISOR, "x" * 12,
+                                          regions=(world.other_community,)))
+    assert otto is not None
+    assert client.get("/api/inform-tasks", headers=bearer(world, otto)).json() == []
+    assert client.post(f"/api/inform-tasks/{tasks[0]['id']}/close", headers=bearer(world, otto),
+                       json={}).status_code == 404
     done = client.post(f"/api/inform-tasks/{tasks[0]['id']}/close", headers=sam,
                        json={"note": "已告知王秀英"})
     assert done.status_code == 200
