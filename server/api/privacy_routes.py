@@ -33,16 +33,16 @@ Short = Annotated[Text, Field(max_length=200)]
 
 
 @router.get("/access-log")
-def access_log_search(_user: Reader, conn: Db, resident_id: Id | None = None,
+def access_log_search(user: Reader, conn: Db, resident_id: Id | None = None,
                       user_id: Id | None = None, since: Instant | None = None,
                       until: Instant | None = None,
                       field: Annotated[Text | None, Query(max_length=60)] = None,
                       before_id: Id | None = None,
                       limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
-    """Reads of sensitive fields and exports, newest first: by resident, user, time
-    (``since`` ≤ ts < ``until``), field; page with ``before_id``."""
+    """Reads of sensitive fields and exports about the user's regions, newest first: by
+    resident, user, time (``since`` ≤ ts < ``until``), field; page with ``before_id``."""
     return [asdict(r) for r in access_log.search(conn, access_log.Search(
-        resident_id, user_id, since, until, field, before_id, limit))]
+        resident_id, user_id, since, until, field, before_id, limit), Scope.of(user))]
 
 
 class ConsentIn(BaseModel):

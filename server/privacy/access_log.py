@@ -14,9 +14,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import class_row
 
 from server.alerts.model import Actor
+from server.scope import ALL, Scope
 
 # Kept at least this long whatever the settings say (the issue's "at least 6 months").
 MIN_RETENTION = timedelta(days=183)
@@ -61,22 +63,33 @@ class Search:
     limit: int = 100
 
 
-def search(conn: psycopg.Connection[Any], q: Search) -> list[AccessRow]:
-    """Rows matching ``q``, newest first."""
+def search(conn: psycopg.Connection[Any], q: Search, scope: Scope = ALL) -> list[AccessRow]:
+    """Rows matching ``q`` about homes or residents in ``scope``, newest first."""
+    query = sql.SQL(
+        "SELECT a.id, a.ts, a.user_id, a.user_name, a.role, a.purpose, a.alert_id, a.reason, "
+        "a.residents, a.home_id, a.fields FROM access_log a "
+        "WHERE (%(resident)s::bigint IS NULL OR a.residents @> ARRAY[%(resident)s::bigint] "
+        "       OR a.home_id IN (SELECT home_id FROM residents WHERE id = %(resident)s)) "
+        "AND (%(user)s::bigint IS NULL OR a.user_id = %(user)s) "
+        "AND (%(since)s::timestamptz IS NULL OR a.ts >= %(since)s) "
+        "AND (%(until)s::timestamptz IS NULL OR a.ts < %(until)s) "
+        "AND (%(field)s::text IS NULL OR %(field)s = ANY (a.fields)) "
+        "AND (%(before)s::bigint IS NULL OR a.id < %(before)s) "
+        "AND {} ORDER BY a.id DESC LIMIT %(limit)s").format(_in_scope(scope))
     with conn.cursor(row_factory=class_row(AccessRow)) as cur:
-        return cur.execute(
-            "SELECT id, ts, user_id, user_name, role, purpose, alert_id, reason, residents, "
-            "home_id, fields FROM access_log "
-            "WHERE (%(resident)s::bigint IS NULL OR residents @> ARRAY[%(resident)s::bigint] "
-            "       OR home_id IN (SELECT home_id FROM residents WHERE id = %(resident)s)) "
-            "AND (%(user)s::bigint IS NULL OR user_id = %(user)s) "
-            "AND (%(since)s::timestamptz IS NULL OR ts >= %(since)s) "
-            "AND (%(until)s::timestamptz IS NULL OR ts < %(until)s) "
-            "AND (%(field)s::text IS NULL OR %(field)s = ANY (fields)) "
-            "AND (%(before)s::bigint IS NULL OR id < %(before)s) "
-            "ORDER BY id DESC LIMIT %(limit)s",
-            {"resident": q.resident_id, "user": q.user_id, "since": q.since, "until": q.until,
-             "field": q.field, "before": q.before_id, "limit": q.limit}).fetchall()
+        return cur.execute(query, {
+            "resident": q.resident_id, "user": q.user_id, "since": q.since, "until": q.until,
+            "field": q.field, "before": q.before_id, "limit": q.limit}).fetchall()
+
+
+def _in_scope(scope: Scope) -> sql.Composable:
+    """A row is in scope when its home is, or (no home) one of its residents' homes is."""
+    if scope.regions is None:
+        return sql.SQL("TRUE")
+    return sql.SQL(
+        "EXISTS (SELECT 1 FROM homes h WHERE {} AND (h.id = a.home_id OR (a.home_id IS NULL "
+        "AND h.id IN (SELECT home_id FROM residents WHERE id = ANY (a.residents)))))").format(
+        scope.where("h.region_id"))
 
 
 def purge(conn: psycopg.Connection[Any], keep: timedelta) -> int:

@@ -108,6 +108,14 @@ def test_only_supervisors_admins_and_auditors_read_the_access_log(
     for user, expected in ((world.operator, 403), (staff.technician, 403),
                            (world.supervisor, 200), (staff.admin, 200), (staff.auditor, 200)):
         assert client.get("/api/access-log", headers=bearer(world, user)).status_code == expected
+    # a supervisor of another community sees the reads about theirs only
+    client.get(f"/api/residents/{world.resident}", headers=bearer(world, world.operator))
+    with world.connect() as conn:
+        otto = get_user(conn, create_user(conn, "otto", "Otto", Role.SUPERVISOR, "x" * 12,
+                                          regions=(world.other_community,)))
+    assert otto is not None
+    assert client.get("/api/access-log", headers=bearer(world, otto)).json() == []
+    assert len(client.get("/api/access-log", headers=bearer(world, staff.auditor)).json()) == 1
     r = client.get("/api/access-log", headers=bearer(world, staff.auditor),
                    params={"resident_id": "x"})
     assert r.status_code == 422
