@@ -35,6 +35,7 @@ from server.directory import (
 )
 from server.directory.residents import StatusIn
 from server.directory.users import UserIn, add_user
+from server.privacy import consent
 
 DISTRICT, STREET, COMMUNITIES = "示范区", "朝阳街道", ("幸福社区", "和平社区")
 LOGINS = (("operator", "值班员 小张", Role.OPERATOR), ("supervisor", "班长 老李", Role.SUPERVISOR),
@@ -175,6 +176,7 @@ def _person(conn: psycopg.Connection[Any], home_id: int, p: Person) -> int:
         care_tags=[CareTag(t) for t in p.care_tags], conditions=list(p.conditions),
         medications=list(p.medications), allergies=list(p.allergies),
         languages=list(p.languages)))
+    consent.grant_all(conn, rid, p.name, "服务协议（演示）")
     for kin in p.contacts:
         add_contact(conn, ContactIn(resident_id=rid, name=kin.name, relation=kin.relation,
                                     phones=list(kin.phones), availability=kin.availability,

@@ -32,6 +32,7 @@ from server.api import (
     limits,
     live,
     maintenance_routes,
+    privacy_routes,
     reports_routes,
     users_routes,
     visits_routes,
@@ -67,7 +68,7 @@ def create_app(settings: Settings | None = None, *, ingest: bool = True,
     limits.install(app, settings)
     for module in (auth_routes, alerts_routes, charts_routes, directory_routes, reports_routes,
                    users_routes, live, enrol_routes, visits_routes, care_calls_routes,
-                   maintenance_routes, devices_routes):
+                   maintenance_routes, devices_routes, privacy_routes):
         app.include_router(module.router)
 
     @app.exception_handler(psycopg.OperationalError)

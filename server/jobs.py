@@ -34,6 +34,7 @@ from server.detect.inactivity import fit_limits
 from server.detect.worker import DetectorWorker
 from server.maintenance.checks import run_checks
 from server.maintenance.health import note_firmware
+from server.privacy import access_log
 from server.settings import Settings
 from server.store import run_maintenance, set_gateway_state
 from server.supervision import supervise
@@ -198,6 +199,19 @@ class InactivityLearning:
 
     async def __call__(self) -> None:
         await self.db.run(lambda c: fit_limits(c, int(time.time() // 60)))
+
+
+@dataclass(frozen=True)
+class AccessLogRetention:
+    """Deletes access-log rows older than the retention (``server.privacy.access_log.purge``)."""
+
+    db: Db
+    keep: timedelta
+
+    async def __call__(self) -> None:
+        gone = await self.db.run(lambda c: access_log.purge(c, self.keep))
+        if gone:
+            log.info("access log: %d rows past retention deleted", gone)
 
 
 @dataclass(frozen=True)

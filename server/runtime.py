@@ -33,6 +33,7 @@ from server.enrol.presence import RotationWatch
 from server.fanout import Fanout
 from server.ingest.pool import IngestPool
 from server.jobs import (
+    AccessLogRetention,
     CareCallSchedule,
     Db,
     Detection,
@@ -151,7 +152,9 @@ def _periodic(s: Settings, db: Db, connection: Callable[[], Db],
         ("sign-in-housekeeping", s.maintenance_every, SignInHousekeeping(db, s.login_limits())),
         ("visit-plans", s.maintenance_every, VisitPlans(db)),
         ("care-calls", s.maintenance_every, CareCallSchedule(db)),
-        ("device-upkeep", s.maintenance_checks_every, DeviceUpkeep(db, s))]
+        ("device-upkeep", s.maintenance_checks_every, DeviceUpkeep(db, s)),
+        ("access-log-retention", s.maintenance_every,
+         AccessLogRetention(db, s.access_log_retention))]
     if s.detectors:
         jobs += [("detectors", s.detector_every, Detection(connection(), DetectorWorker(s))),
                  ("inactivity-learning", s.inactivity_learn_every,

@@ -163,6 +163,16 @@ class Settings(BaseSettings):
     login_max_delay: timedelta = timedelta(minutes=15)
     login_forget_after: timedelta = Field(default=timedelta(hours=1), description="failures "
                                           "are forgotten this long after the last one")
+    # --- privacy
+    access_log_retention: timedelta = Field(
+        default=timedelta(days=400), description="access-log rows are kept this long (at "
+        "least 183 days, P183D; the retention job deletes older ones)")
+
+    @model_validator(mode="after")
+    def _access_log_kept_six_months(self) -> Settings:
+        if self.access_log_retention < timedelta(days=183):
+            raise ValueError("access_log_retention must be at least P183D (six months)")
+        return self
 
     @model_validator(mode="after")
     def _sane_login_limits(self) -> Settings:

@@ -13,7 +13,8 @@ from psycopg import sql
 
 from server.alerts.feed import readable
 from server.alerts.model import NotFound
-from server.directory.sensitive import Access, contacts_for, resident_cards
+from server.directory.sensitive import Access, contacts_for, contacts_withheld, resident_cards
+from server.privacy import consent
 from server.scope import ALL, Scope
 
 PRIORITY_ORDER = sql.SQL(
@@ -149,12 +150,24 @@ def detail(conn: psycopg.Connection[Any], alert: dict[str, Any],
     row = conn.execute("SELECT details FROM alerts WHERE id = %s", (alert["id"],)).fetchone()
     return {**alert, "home": home, "residents": residents,
             "details": row[0] if row else {},
-            "contacts": [asdict(c) for c in contacts_for(
-                conn, [r["id"] for r in residents], access)],
+            "contacts": _contacts(conn, [r["id"] for r in residents], access),
             "devices": devices, "timeline": timeline(conn, alert["id"]),
             "dispatches": _rows(conn.execute(
                 "SELECT id, kind, target, status, created_at, updated_at FROM dispatches "
                 "WHERE alert_id = %s ORDER BY id", (alert["id"],)))}
+
+
+def _contacts(conn: psycopg.Connection[Any], resident_ids: list[int],
+              access: Access) -> list[dict[str, Any]]:
+    """Contacts with phones of the residents who consent to sharing with family; the others'
+    without (``withheld``: an emergency override shows them)."""
+    shared = consent.sharing(conn, resident_ids, consent.Scope.SHARE_FAMILY)
+    found = [{**asdict(c), "withheld": False}
+             for c in contacts_for(conn, shared, access)] if shared else []
+    others = [r for r in resident_ids if r not in shared]
+    found += contacts_withheld(conn, others) if others else []
+    order = {r: i for i, r in enumerate(resident_ids)}
+    return sorted(found, key=lambda c: order[c["resident_id"]])
 
 
 def unknown_devices(conn: psycopg.Connection[Any], alert_id: int) -> list[dict[str, Any]]:

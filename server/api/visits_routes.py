@@ -55,10 +55,10 @@ def tasks(user: Visiting, conn: Db, status: visits.TaskStatus | None = visits.Ta
                                                  status=status, overdue=overdue, mine=mine)]
 
 
-@router.put("/visits/tasks/{task_id}/assignee", status_code=204)
-def assign(task_id: Id, body: visits.AssignIn, user: Planner, conn: Db) -> None:
+@router.put("/visits/tasks/{visit_task_id}/assignee", status_code=204)
+def assign(visit_task_id: Id, body: visits.AssignIn, user: Planner, conn: Db) -> None:
     """Give an open task to someone working in its region (``user_id`` null: nobody)."""
-    visits.assign(conn, Scope.of(user), task_id, body.user_id)
+    visits.assign(conn, Scope.of(user), visit_task_id, body.user_id)
 
 
 @router.post("/visits", status_code=201)

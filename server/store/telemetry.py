@@ -133,7 +133,13 @@ def copy_vitals(conn: psycopg.Connection[Any], messages: Iterable[contract.Vital
     items = ((m.device, r) for m in messages for r in m.readings)
     return _staged(conn, "vitals", ("device", "ts", "hr", "contact", "rr_ms", "spo2", "pulse"),
                    ["text", "timestamptz", "int2", "bool", "float4[]", "float4", "float4"],
-                   items, row)
+                   items, row, bar=_NO_HEALTH_CONSENT)
+
+
+# Vital signs of a resident without health-monitoring consent in force are not stored
+# (``vitals_barred``, migration 0015); they count as rejected "no_consent".
+_NO_HEALTH_CONSENT = sql.SQL("DELETE FROM {stage} WHERE device IN (SELECT device FROM "
+                             "vitals_barred)")
 
 
 def copy_activity(conn: psycopg.Connection[Any], rows: Iterable[ActivityMinute]) -> WriteResult:
@@ -189,11 +195,12 @@ _MOVE = sql.SQL("WITH moved AS (DELETE FROM {stage} RETURNING {cols})"
 
 def _staged(conn: psycopg.Connection[Any], table: str, columns: tuple[str, ...],
             types: list[str], items: Iterable[T], to_row: Callable[[T], tuple[Any, ...]],
-            move: sql.SQL = _MOVE) -> WriteResult:
+            move: sql.SQL = _MOVE, *, bar: sql.SQL | None = None) -> WriteResult:
     """COPY into a temp twin of ``table``, then move the rows across, skipping duplicates.
 
     The twin is ``ON COMMIT DELETE ROWS`` (truncated in place at commit, no catalog churn)
     and emptied by the move itself, so several calls in one transaction stay separate.
+    ``bar`` deletes staged rows that must not be stored (counted as rejected "no_consent").
     """
     result = WriteResult()
     names = {"table": sql.Identifier(table), "stage": sql.Identifier(f"pal_stage_{table}"),
@@ -213,6 +220,11 @@ def _staged(conn: psycopg.Connection[Any], table: str, columns: tuple[str, ...],
                     continue
                 copy.write_row(values)
                 staged += 1
+        if bar is not None:
+            cur.execute(bar.format(**names))
+            if cur.rowcount:
+                result.rejected["no_consent"] += cur.rowcount
+                staged -= cur.rowcount
         cur.execute(move.format(**names))
         result.written = cur.rowcount
         result.duplicates = staged - result.written

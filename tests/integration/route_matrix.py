@@ -136,7 +136,7 @@ MATRIX: dict[tuple[str, str], Expect] = {
     # --- visits (探访): visitors and staff record; supervisors plan, assign, read compliance
     ("POST", "/api/visits/plan"):                        E(401, 403, 201, 403, 201, 403, 403),
     ("GET", "/api/visits/tasks"):                        E(401, 200, 200, 403, 200, 403, 200),
-    ("PUT", "/api/visits/tasks/{task_id}/assignee"):     E(401, 403, 204, 403, 204, 403, 403),
+    ("PUT", "/api/visits/tasks/{visit_task_id}/assignee"): E(401, 403, 204, 403, 204, 403, 403),
     ("POST", "/api/visits"):                             E(401, 201, 201, 403, 201, 403, 404),
     ("GET", "/api/visits/compliance"):                   E(401, 403, 200, 403, 200, 403, 403),
     ("GET", "/api/residents/{resident_id}/visits"):      E(401, 200, 200, 403, 200, 200, 404),
@@ -173,4 +173,17 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("POST", "/api/gateway-devices/{gateway_id}/replace"): E(401, 403, 422, 422, 422, 403, 403),
     ("POST", "/api/gateway-devices/{gateway_id}/unpair"): E(401, 403, 422, 422, 422, 403, 403),
     ("GET", "/api/gateway-devices/{gateway_id}"):        E(401, 403, 200, 200, 200, 403, 403),
+    # --- privacy: consent, access log, subject rights (the world's resident consents to
+    #     everything, so an override finds nothing withheld: 409; erasing an active one: 409)
+    ("GET", "/api/access-log"):                          E(401, 403, 200, 403, 200, 200, 403),
+    ("GET", "/api/residents/{resident_id}/consents"):    E(401, 200, 200, 403, 200, 200, 404),
+    ("POST", "/api/residents/{resident_id}/consents"):   E(401, 403, 201, 403, 201, 403, 403),
+    ("POST", "/api/residents/{resident_id}/consents/{scope}/withdraw"):
+        E(401, 403, 200, 403, 200, 403, 403),
+    ("POST", "/api/alerts/{alert_id}/override"):         E(401, 409, 409, 403, 409, 403, 404),
+    ("GET", "/api/inform-tasks"):                        E(401, 403, 200, 403, 200, 403, 403),
+    ("POST", "/api/inform-tasks/{task_id}/close"):       E(401, 403, 200, 403, 200, 403, 403),
+    ("GET", "/api/residents/{resident_id}/export"):      E(401, 403, 403, 403, 200, 403, 403),
+    ("GET", "/api/residents/{resident_id}/export.txt"):  E(401, 403, 403, 403, 200, 403, 403),
+    ("POST", "/api/residents/{resident_id}/erase"):      E(401, 403, 403, 403, 409, 403, 403),
 }

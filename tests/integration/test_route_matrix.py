@@ -158,6 +158,30 @@ def _work_order(c: Call) -> int:
     return int(row[0])
 
 
+def _scope_in_force(c: Call) -> str:
+    """``share_medical``, in force for the world's resident (granted again if withdrawn)."""
+    c.sql("INSERT INTO consents (resident_id, scope, granted_by, granted_by_name) VALUES "
+          "(%s, 'share_medical', 'resident', '王秀英') ON CONFLICT DO NOTHING RETURNING id",
+          c.world.resident)
+    return "share_medical"
+
+
+def _inform_task(c: Call) -> int:
+    """A new open inform-afterwards task about the world's resident."""
+    row = c.sql("INSERT INTO inform_tasks (resident_id, scope, user_name) VALUES "
+                "(%s, 'share_family', 'Alice') RETURNING id", c.world.resident)
+    return int(row[0])
+
+
+def _consent_body(c: Call) -> dict[str, Any]:
+    """A grant of ``activity_sensing`` (withdrawn first, so it can be granted again)."""
+    c.sql("UPDATE consents SET withdrawn_at = now(), withdrawn_by = 'matrix' WHERE "
+          "resident_id = %s AND scope = 'activity_sensing' AND withdrawn_at IS NULL "
+          "RETURNING id", c.world.resident)
+    return {"scope": "activity_sensing", "granted_by": "guardian",
+            "granted_by_name": "王强", "document": "协议 2026-001"}
+
+
 # Path parameter -> a fresh value for one request (made in path order: {alert_id} first).
 PARAMS: dict[str, Callable[[Call], Any]] = {
     "alert_id": _alert,
@@ -171,8 +195,10 @@ PARAMS: dict[str, Callable[[Call], Any]] = {
     "kind": lambda c: "account",
     "subject": _lockout,
     "rule_id": _rule,
-    "task_id": _visit_task,
+    "visit_task_id": _visit_task,
     "order_id": _work_order,
+    "scope": _scope_in_force,
+    "task_id": _inform_task,
 }
 
 # (method, path) -> a valid body for one request (routes not here that take one get {}).
@@ -218,12 +244,17 @@ BODIES: dict[tuple[str, str], Callable[[Call], dict[str, Any]]] = {
     ("PUT", "/api/care-rules/{rule_id}"): lambda c: {"tags": list(next(_TAG_SETS)),
                                                      "call_every_days": 3},
     ("POST", "/api/visits"): lambda c: {"resident_id": c.world.resident, "at_home": True},
-    ("PUT", "/api/visits/tasks/{task_id}/assignee"): lambda c: {"user_id": None},
+    ("PUT", "/api/visits/tasks/{visit_task_id}/assignee"): lambda c: {"user_id": None},
     ("POST", "/api/care-calls"): lambda c: {"resident_id": c.world.resident, "outcome": "well"},
     ("POST", "/api/care-calls/campaigns"): lambda c: {"name": "寒潮关爱", "reason": "cold"},
     ("POST", "/api/maintenance/gateways/{gateway_id}/commands"): lambda c: {"op": "status"},
     ("POST", "/api/maintenance/tests"): lambda c: {"gateway_id": GATEWAY},
     ("POST", "/api/maintenance/work-orders/{order_id}/close"): lambda c: {"note": "replaced"},
+    ("POST", "/api/residents/{resident_id}/consents"): _consent_body,
+    ("POST", "/api/residents/{resident_id}/consents/{scope}/withdraw"): lambda c: {
+        "withdrawn_by": "王秀英"},
+    ("POST", "/api/alerts/{alert_id}/override"): lambda c: {"reason": "无人接听"},
+    ("POST", "/api/inform-tasks/{task_id}/close"): lambda c: {"note": "已电话告知"},
 }
 
 

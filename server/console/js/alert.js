@@ -3,7 +3,7 @@
 
 import { api, ApiError } from "./api.js";
 import { accChart, activityChart, loadingChart, vitalsChart } from "./charts.js";
-import { callDialog, dispatchDialog, noteDialog, resolveDialog } from "./dialogs.js";
+import { callDialog, dispatchDialog, formDialog, noteDialog, resolveDialog } from "./dialogs.js";
 import { fmtDateTime, fmtTime, h, yearsSince } from "./dom.js";
 import { label, t } from "./i18n.js";
 import { awayText } from "./phonein.js";
@@ -31,6 +31,7 @@ export class AlertView {
     this.detail = null;
     this.charts = null;
     this.keySafe = null;
+    this.overridden = null;
     this.error = "";
     this.loading = null;
     this.stale = false;
@@ -48,6 +49,7 @@ export class AlertView {
     this.detail = null;
     this.charts = null;
     this.keySafe = null;
+    this.overridden = null;
     this.error = "";
     if (id === null) {
       this.renderEmpty();
@@ -205,7 +207,10 @@ export class AlertView {
       this.ctx.toast(reason, "warn");
       return;
     }
-    callDialog(this.detail, contactId, (body) => this.act("call", () => api.call(id, body)));
+    const byId = new Map((this.overridden || []).map((c) => [c.id, c]));
+    const detail = { ...this.detail,
+      contacts: (this.detail.contacts || []).map((c) => byId.get(c.id) || c) };
+    callDialog(detail, contactId, (body) => this.act("call", () => api.call(id, body)));
   }
 
   async revealKeySafe() {
@@ -219,6 +224,33 @@ export class AlertView {
     } catch (exc) {
       if (exc instanceof ApiError && exc.status !== 401) this.ctx.toast(exc.explain(), "error");
     }
+  }
+
+  /** Emergency override: the family phones a resident has not consented to share, for this
+   * alert; the server logs it and leaves an inform-afterwards task. */
+  overrideDialog() {
+    const id = this.id;
+    formDialog({ testid: "override-form", title: t("override.title"), submitLabel: t("override.show"),
+      body: h("div", {}, h("p", {}, t("override.text")),
+        h("label", {}, t("override.reason"), h("textarea", { name: "reason", required: true,
+          maxlength: 500, rows: 2, testid: "override-reason" }))),
+      submit: async (form) => {
+        const shown = await api.override(id, form.elements.reason.value.trim());
+        if (id !== this.id) return;
+        this.overridden = shown;
+        this.render();
+      } });
+  }
+
+  contacts(d) {
+    const byId = new Map((this.overridden || []).map((c) => [c.id, c]));
+    const list = (d.contacts || []).map((c) => byId.get(c.id) || c);
+    const withheld = list.some((c) => c.withheld);
+    return contactsBlock({ ...d, contacts: list }, (cid) => this.callFor(cid),
+      withheld ? h("div.override", { testid: "override" },
+        h("span.muted.small", {}, t("override.withheld")),
+        h("button.small.danger", { testid: "override-show", onclick: () => this.overrideDialog() },
+          t("override.button"))) : null);
   }
 
   // ------------------------------------------------------------------ rendering
@@ -284,7 +316,7 @@ export class AlertView {
     const residents = [...(d.residents || [])].sort((a, b) =>
       (b.id === d.resident_id) - (a.id === d.resident_id));
     for (const r of residents) card.append(residentBlock(r, d));
-    card.append(this.keySafeRow(d), contactsBlock(d, (id) => this.callFor(id)));
+    card.append(this.keySafeRow(d), this.contacts(d));
     return card;
   }
 
@@ -431,16 +463,18 @@ function fact(name, value, testid = null, cls = "") {
   return [h("dt", {}, name), h(`dd${cls ? `.${cls}` : ""}`, { testid }, value ?? "")];
 }
 
-function contactsBlock(d, onCall) {
+function contactsBlock(d, onCall, extra = null) {
   const contacts = d.contacts || [];
   return h("div.contacts", { testid: "contacts" }, h("h4", {}, t("contacts.title")),
-    contacts.length ? h("ol", {}, contacts.map((c) => h("li", { testid: "contact" },
-      h("span.order", {}, c.call_order), h("span.name", {}, c.name),
-      c.relation ? h("span.muted", {}, c.relation) : null,
-      h("span.phone.mono", {}, c.phone),
-      h("button.small", { testid: "contact-call", onclick: () => onCall(c.id) },
-        t("contacts.call")))))
-      : h("p.muted", {}, t("contacts.none")));
+    contacts.length ? h("ol", {}, contacts.map((c) => h("li", { testid: "contact",
+      dataset: { withheld: c.withheld ? "1" : "" } },
+    h("span.order", {}, c.call_order), h("span.name", {}, c.name),
+    c.relation ? h("span.muted", {}, c.relation) : null,
+    c.withheld ? h("span.muted.small", { testid: "contact-withheld" }, t("override.hidden"))
+      : h("span.phone.mono", {}, c.phone),
+    c.withheld ? null : h("button.small", { testid: "contact-call", onclick: () => onCall(c.id) },
+      t("contacts.call")))))
+      : h("p.muted", {}, t("contacts.none")), extra);
 }
 
 /** A system entry's note in the console's language (from its ``reason``), else as written. */

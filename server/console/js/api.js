@@ -90,6 +90,7 @@ export const api = {
     request("PATCH", `/api/alerts/${id}/dispatches/${dispatchId}`, { status }),
   resolve: (id, outcome, note) => post(`/api/alerts/${id}/resolve`, { outcome, note }),
   keySafe: (id) => post(`/api/alerts/${id}/key-safe`),
+  override: (id, reason) => post(`/api/alerts/${id}/override`, { reason }),
   vitals: (residentId) => get(`/api/residents/${residentId}/vitals?hours=24`),
   activity: (residentId) => get(`/api/residents/${residentId}/activity?hours=24`),
   acc: (id) => get(`/api/alerts/${id}/acc`),
@@ -116,4 +117,10 @@ export const api = {
   clearLockout: (kind, subject) =>
     del(`/api/lockouts/${kind}/${encodeURIComponent(subject)}`),
   userAudit: (params = {}) => get(`/api/audit/users${query(params)}`),
+  // privacy: the access log (supervisors, admins, auditors), a resident's export and erasure
+  accessLog: (params = {}) => get(`/api/access-log${query(params)}`),
+  exportResident: (id) => get(`/api/residents/${id}/export`),
+  eraseResident: (id) => post(`/api/residents/${id}/erase`),
+  informTasks: () => get("/api/inform-tasks"),
+  closeInformTask: (id, note) => post(`/api/inform-tasks/${id}/close`, { note }),
 };

@@ -8,6 +8,7 @@
 
 import { CareCallsView } from "./carecalls.js";
 import { MaintenanceView } from "./maintenance.js";
+import { AccessLogView } from "./access_log.js";
 import { ProvisioningView } from "./provisioning.js";
 import { ReportsView } from "./reports.js";
 import { ResidentsView } from "./residents/view.js";
@@ -31,6 +32,8 @@ export const VIEWS = [
     View: VisitsView, css: "css/visits.css" },
   { name: "maintenance", tab: "tab.maintenance", roles: ["technician", "supervisor", "admin"],
     View: MaintenanceView, css: "css/maintenance.css" },
+  { name: "access", tab: "tab.access", roles: ["supervisor", "admin", "auditor"], View: AccessLogView,
+    css: "css/access.css" },
 ];
 
 export function allowed(view, me) {

@@ -36,4 +36,8 @@ export const directoryApi = {
   editContact: (id, body) => patch(`/api/contacts/${id}`, body),
   deactivateContact: (id, note = "") => post(`/api/contacts/${id}/deactivate`, { note }),
   phoneIn: (body) => post("/api/alerts/phone-in", body),
+  consents: (id) => get(`/api/residents/${id}/consents`),
+  grantConsent: (id, body) => post(`/api/residents/${id}/consents`, body),
+  withdrawConsent: (id, scope, withdrawnBy) =>
+    post(`/api/residents/${id}/consents/${scope}/withdraw`, { withdrawn_by: withdrawnBy }),
 };

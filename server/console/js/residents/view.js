@@ -4,7 +4,8 @@
 // admins edit (the forms in forms.js); operators read and open a phone-in from here.
 // Address: #/residents/<id>.
 
-import { ApiError } from "../api.js";
+import { api as mainApi, ApiError } from "../api.js";
+import { formDialog } from "../dialogs.js";
 import { fmtDateTime, fmtFull, h, yearsSince } from "../dom.js";
 import { label, t } from "../i18n.js";
 import { awayText, phoneInDialog, PHONE_IN_ROLES } from "../phonein.js";
@@ -13,9 +14,12 @@ import { planCard, rulesDialog, tagChips } from "./care.js";
 import { careCallsOf, residentCallsCard } from "../carecalls.js";
 import { residentVisitsCard, visitsApi } from "../visits.js";
 import { editContact, editHome, editLimits, editResident, editStatus, newResident } from "./forms.js";
+import { consentCard } from "./consent.js";
 import "./strings.js";
 
 const EDITORS = ["supervisor", "admin"];
+const GONE = new Set(["moved", "deceased"]);
+const ERASED = "已删除";
 const ACTIVE = new Set(["open", "claimed", "dispatched"]);
 
 export class ResidentsView {
@@ -130,13 +134,13 @@ export class ResidentsView {
   async reload() {
     const id = this.id;
     try {
-      const [resident, alerts, history, devices, plan, visits, calls] = await Promise.all([
+      const [resident, alerts, history, devices, plan, visits, calls, consents] = await Promise.all([
         api.resident(id), this.staff ? api.alerts(id) : null,
         this.staff ? api.history(id) : [], api.devices(id),
         this.staff ? api.carePlan(id) : null, this.staff ? visitsApi.ofResident(id) : null,
-        this.staff ? careCallsOf(id) : null]);
+        this.staff ? careCallsOf(id) : null, this.staff ? api.consents(id) : null]);
       if (id !== this.id) return;
-      this.page = { resident, alerts, history, devices, plan, visits, calls };
+      this.page = { resident, alerts, history, devices, plan, visits, calls, consents };
     } catch (exc) {
       if (!(exc instanceof ApiError) || id !== this.id || exc.status === 401) return;
       this.page = null;
@@ -166,14 +170,15 @@ export class ResidentsView {
       if (this.pane && !this.id) this.pane.replaceChildren(h("p.empty.detail-empty", {}, t("res.pick")));
       return;
     }
-    const { resident: r, alerts, history, devices, plan, visits, calls } = this.page;
+    const { resident: r, alerts, history, devices, plan, visits, calls, consents } = this.page;
     const scroll = this.pane.querySelector(".detail-body")?.scrollTop ?? 0;
     this.pane.replaceChildren(h("article.detail.res-page", { testid: "res-page",
       dataset: { residentId: r.id } },
     this.head(r),
     h("div.detail-body", {}, h("div.detail-grid", {},
       h("div.col", {}, this.card(r), planCard(plan), r.contacts ? this.contacts(r) : null,
-        r.vital_limits ? this.limits(r) : null),
+        r.vital_limits ? this.limits(r) : null,
+        consents ? consentCard(r.id, consents, this.editor, () => this.saved()) : null),
       h("div.col", {}, alerts ? alertsCard(alerts.alerts, this.ctx) : null,
         alerts ? callsCard(alerts.calls) : null, residentVisitsCard(visits),
         residentCallsCard(calls),
@@ -203,7 +208,43 @@ export class ResidentsView {
         PHONE_IN_ROLES.includes(this.ctx.me()?.role)
           ? act("res.phone_in", "res-phone-in", () => phoneInDialog(this.ctx, {
             id: r.id, name: r.name, address: r.home?.address, status: r.status,
-            away_until: r.away_until }), ".primary") : null));
+            away_until: r.away_until }), ".primary") : null,
+        this.ctx.me()?.role === "admin" ? [
+          act("res.export", "res-export", () => this.exportResident(r)),
+          GONE.has(r.status) && r.name !== ERASED
+            ? act("res.erase", "res-erase", () => this.eraseResident(r), ".danger") : null] : null));
+  }
+
+  /** Admins: download everything held about the resident (logged on the server). */
+  async exportResident(r) {
+    try {
+      const data = await mainApi.exportResident(r.id);
+      const blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
+      const link = h("a", { href: URL.createObjectURL(blob), download: `resident-${r.id}.json` });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+      this.ctx.toast(t("res.exported"), "ok");
+    } catch (exc) {
+      if (exc instanceof ApiError && exc.status !== 401) this.ctx.toast(exc.explain(), "error");
+    }
+  }
+
+  /** Admins: erase a resident who moved away or died, after confirming with their name. */
+  eraseResident(r) {
+    formDialog({ testid: "erase-dialog", title: t("res.erase_title", { name: r.name }),
+      submitLabel: t("res.erase"),
+      body: h("div", {}, h("p", {}, t("res.erase_text")),
+        h("label", {}, t("res.erase_confirm", { name: r.name }),
+          h("input", { name: "confirm", required: true, autocomplete: "off", testid: "erase-confirm" }))),
+      submit: async (form) => {
+        if (form.elements.confirm.value.trim() !== r.name) throw new Error(t("res.erase_mismatch"));
+        await mainApi.eraseResident(r.id);
+        this.ctx.toast(t("res.erased"), "ok");
+        this.reload();
+        this.search();
+      } });
   }
 
   card(r) {
