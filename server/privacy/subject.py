@@ -61,7 +61,8 @@ def _resident(conn: psycopg.Connection[Any], resident_id: int, *,
 def export(conn: psycopg.Connection[Any], actor: Actor, resident_id: int) -> dict[str, Any]:
     """Everything held about the resident: record, contacts, home, devices (with how much
     telemetry is stored), alerts with their actions and dispatches, consents, the access-log
-    rows about them, the directory history and notes. Logged (access log, audit trail)."""
+    rows about them, the directory history and notes, visits and care calls. Logged (access
+    log, audit trail)."""
     with conn.transaction():
         record = _resident(conn, resident_id)
         home_id = record["home_id"]
@@ -99,6 +100,16 @@ def export(conn: psycopg.Connection[Any], actor: Actor, resident_id: int) -> dic
             "inactivity_limits": _rows(conn, "SELECT days_seen, fitted_at, limit_min FROM "
                                        "inactivity_limits WHERE resident_id = %s",
                                        (resident_id,)),
+            "visits": _rows(conn, "SELECT id, visitor, visitor_kind, arrived_at, at_home, met, "
+                            "health, living, mood, safety, needs, follow_up, follow_up_note, "
+                            "photo_url FROM visits WHERE resident_id = %s ORDER BY arrived_at",
+                            (resident_id,)),
+            "visit_tasks": _rows(conn, "SELECT id, kind, month, due_on, priority, reason, note, "
+                                 "status FROM visit_tasks WHERE resident_id = %s ORDER BY id",
+                                 (resident_id,)),
+            "care_calls": _rows(conn, "SELECT id, caller, called_at, outcome, notes, concern, "
+                                "next_on FROM care_calls WHERE resident_id = %s ORDER BY "
+                                "called_at", (resident_id,)),
         }
         accessed(conn, Access(actor, "export", reason="subject access export"), ("export",),
                  [resident_id], home_id)
@@ -130,6 +141,12 @@ def summary(data: dict[str, Any]) -> str:
     lines += ["", f"告警：{len(data['alerts'])} 条"]
     lines += [f"  #{a['id']} {a['opened_at'][:16]} {a['type']} {a['priority']} {a['state']}"
               for a in data["alerts"]]
+    lines += ["", f"上门探访：{len(data.get('visits', []))} 次"]
+    lines += [f"  {v['arrived_at'][:16]} {v['visitor']} {'在家' if v['at_home'] else '不在家'}"
+              for v in data.get("visits", [])]
+    lines += ["", f"关爱电话：{len(data.get('care_calls', []))} 次"]
+    lines += [f"  {c['called_at'][:16]} {c['caller']} {c['outcome']}"
+              for c in data.get("care_calls", [])]
     lines += ["", f"敏感信息查看记录：{len(data['access_log'])} 条"]
     lines += [f"  {a['ts'][:16]} {a['user_name']}（{a['role']}）{a['purpose']}："
               f"{'、'.join(a['fields'])}" for a in data["access_log"]]
@@ -140,7 +157,8 @@ def summary(data: dict[str, Any]) -> str:
 def erase(conn: psycopg.Connection[Any], actor: Actor, resident_id: int) -> None:
     """Anonymise a resident who moved away or died (Conflict otherwise): personal fields
     replaced ("已删除") or emptied, contacts deleted, the telemetry of their devices deleted,
-    their alerts and audit rows kept without personal fields; one audit row of its own."""
+    their alerts and audit rows, visits and care calls kept without personal fields (the
+    visiting and calling statistics still count them); one audit row of its own."""
     with conn.transaction():
         record = _resident(conn, resident_id, lock=True)
         if record["status"] not in GONE:
@@ -163,6 +181,15 @@ def erase(conn: psycopg.Connection[Any], actor: Actor, resident_id: int) -> None
                      (ERASED, ERASED, resident_id))
         conn.execute("UPDATE inform_tasks SET reason = '' WHERE resident_id = %s",
                      (resident_id,))
+        # what visitors found and callers heard is about the person: kept as counts only
+        conn.execute("UPDATE visits SET met = '', health = '', living = '', mood = '', "
+                     "safety = '', needs = '', follow_up_note = '', photo_url = NULL "
+                     "WHERE resident_id = %s", (resident_id,))
+        conn.execute("UPDATE visit_tasks SET note = '' WHERE resident_id = %s", (resident_id,))
+        conn.execute("UPDATE care_calls SET notes = '', concern = '' WHERE resident_id = %s",
+                     (resident_id,))
+        conn.execute("UPDATE care_call_tasks SET status = 'cancelled', closed_at = now() "
+                     "WHERE resident_id = %s AND status = 'open'", (resident_id,))
         uids = [r[0] for r in conn.execute("SELECT uid FROM devices WHERE resident_id = %s",
                                            (resident_id,)).fetchall()]
         _erase_telemetry(conn, uids)

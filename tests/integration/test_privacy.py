@@ -24,10 +24,13 @@ from server.alerts import machine
 from server.alerts.model import AlertType, NewAlert, Priority, Role
 from server.app import create_app
 from server.auth.users import create_user, get_user
+from server.care_calls import CallIn, Outcome, record_call
 from server.jobs import AccessLogRetention, Db
 from server.privacy import access_log
+from server.scope import ALL
 from server.settings import Settings
 from server.store import copy_vitals, run_maintenance
+from server.visits import VisitIn, record_visit
 from tests.fixtures.staff import Staff, add_staff, bearer
 from tests.fixtures.world import BUTTON, GATEWAY, PENDANT, World
 
@@ -297,6 +300,11 @@ def test_erasure_removes_personal_data_everywhere(client: TestClient, world: Wor
     vitals_now(world)
     with world.connect() as conn:
         run_maintenance(conn)  # the daily rollup of her readings
+        # a grid worker's visit and a care call: what they found is personal too
+        record_visit(conn, ALL, world.supervisor.actor, VisitIn(
+            resident_id=world.resident, at_home=True, health="头晕，血压高", met="王秀英本人"))
+        record_call(conn, ALL, world.operator.actor, CallIn(
+            resident_id=world.resident, outcome=Outcome.CONCERN, concern="说头晕"))
     assert sql(world, "SELECT count(*) > 0 FROM vitals_daily WHERE device = %s",
                PENDANT) == [(True,)]
     erase = f"/api/residents/{world.resident}/erase"
@@ -317,13 +325,17 @@ def test_erasure_removes_personal_data_everywhere(client: TestClient, world: Wor
     assert data["resident"]["name"] == "已删除"
     assert data["contacts"] == []
     assert data["telemetry"]["vitals"] == 0
+    assert len(data["visits"]) == 1, "kept, counted"
+    assert len(data["care_calls"]) == 1
     assert [a["id"] for a in data["alerts"]] == [alert]  # kept, without personal fields
     for table in ("vitals", "vitals_daily"):
         assert sql(world, f"SELECT count(*) FROM {table} WHERE device = %s",
                    PENDANT) == [(0,)], table
     everywhere = sql(world, "SELECT concat_ws(' ', (SELECT string_agg(d::text, ' ') FROM "
                      "directory_audit d), (SELECT string_agg(a::text, ' ') FROM alert_audit a), "
-                     "(SELECT string_agg(a::text, ' ') FROM alerts a))")[0][0]
+                     "(SELECT string_agg(a::text, ' ') FROM alerts a), (SELECT string_agg(v::text, "
+                     "' ') FROM visits v), (SELECT string_agg(t::text, ' ') FROM visit_tasks t), "
+                     "(SELECT string_agg(c::text, ' ') FROM care_calls c))")[0][0]
     for secret in ("王秀英", "13800000001", "头晕", "搬去女儿家"):
         assert secret not in everywhere, secret
     assert sql(world, "SELECT actor, action FROM directory_audit WHERE entity = 'resident' AND "
