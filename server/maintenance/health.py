@@ -34,7 +34,7 @@ def flags(settings: Settings) -> dict[str, sql.Composable]:
         "failed_test": sql.SQL("last_test_state = 'fail'"),
         "self_test_missed": sql.SQL("self_test = 'missed'"),
         "open_order": sql.SQL("open_orders > 0"),
-        # "config_pending": the device list's owner adds it here (desired rev ≠ applied rev)
+        "config_pending": sql.SQL("config_pending"),  # its gateway has not applied its list
     }
 
 
@@ -56,6 +56,7 @@ class DeviceHealth:
     self_test_due: datetime | None
     last_test_state: str | None  # the latest installation test: pending | pass | fail
     open_orders: int
+    config_pending: bool
     attention: list[str]
 
 
@@ -67,9 +68,11 @@ _DEVICES = sql.SQL(
     "(SELECT t.state FROM installation_tests t WHERE t.device = d.uid "
     " ORDER BY t.started_at DESC, t.id DESC LIMIT 1) AS last_test_state, "
     "(SELECT count(*) FROM work_orders w WHERE w.device = d.uid AND w.state <> 'closed')::int "
-    " AS open_orders "
+    " AS open_orders, (g.desired_rev > 0 AND coalesce(g.config_rev, 0) < g.desired_rev) "
+    " AS config_pending "
     "FROM devices d JOIN gateways g ON g.id = d.gateway_id LEFT JOIN homes h ON h.id = g.home_id "
-    "WHERE {scope} AND ({gateway}::text IS NULL OR d.gateway_id = {gateway})")
+    "WHERE d.unpaired_at IS NULL AND {scope} AND ({gateway}::text IS NULL OR "
+    "d.gateway_id = {gateway})")
 
 
 def devices(conn: psycopg.Connection[Any], settings: Settings, scope: Scope, *,

@@ -170,6 +170,14 @@ def test_the_health_filters(world: World, staff: Staff) -> None:
         assert self_tests == {BUTTON: "ok", CORD: "due", PENDANT: None}  # due: no attention yet
         with pytest.raises(Invalid):
             uids("everything")
+        # the server's device list at revision 3, the gateway at 2: all its devices pending
+        conn.execute("UPDATE gateways SET desired_rev = 3, config_rev = 2")
+        assert uids("config_pending") == sorted([BUTTON, CORD, PENDANT])
+        conn.execute("UPDATE gateways SET config_rev = 3")
+        assert uids("config_pending") == []
+        conn.execute("UPDATE devices SET unpaired_at = now() WHERE uid = %s", (CORD,))
+        assert uids(None) == sorted([BUTTON, PENDANT]), "an unpaired device is not listed"
+        conn.execute("UPDATE devices SET unpaired_at = NULL")
         (gw,) = [g for g in health.gateways(conn, SETTINGS, tech) if g.id == GATEWAY]
         assert (gw.state, gw.uptime_s, gw.outbox_depth, gw.outbox_alarms, gw.devices,
                 gw.attention) == ("online", 3600.5, 4, 1, 3, 2)
