@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -91,3 +95,26 @@ def seed_fall(world: World, at: float, device: str = PENDANT) -> None:
 def low_battery(world: World) -> int:
     """A P3 technical alert: the bathroom pull-cord's battery."""
     return raise_event(world, EventType.LOW_BATTERY, device=CORD)
+
+
+def gateway_registry(config: Path) -> dict[str, Any]:
+    """``pinganling gateway devices --json``, run as the technician would on the box."""
+    out = subprocess.run([sys.executable, "-m", "pinganling.cli", "gateway", "devices",
+                          "--json", "-c", str(config)], capture_output=True, text=True,
+                         check=True, timeout=60)
+    found: dict[str, Any] = json.loads(out.stdout)
+    return found
+
+
+def server_device_list(stack: Stack, gateway: str) -> tuple[int, list[dict[str, str]]]:
+    """The server's list of ``gateway``'s devices (as the technician tina reads it) and its
+    revision."""
+    panel = stack.client("tina").get(f"/api/gateway-devices/{gateway}").json()
+    return panel["desired_rev"], [{"device": d["uid"], "model": d["model"], "label": d["label"]}
+                                  for d in sorted(panel["devices"], key=lambda d: d["uid"])]
+
+
+def assert_registry_in_step(stack: Stack, gateway: str, config: Path) -> None:
+    """The gateway's registry is the server's list, at the server's revision."""
+    rev, devices = server_device_list(stack, gateway)
+    assert gateway_registry(config) == {"config_rev": rev, "devices": devices}

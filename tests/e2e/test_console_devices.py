@@ -6,13 +6,9 @@ registry (its own CLI on its state) is the server's list."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -20,7 +16,7 @@ from playwright.sync_api import Page, expect
 from firmware_sim.link import PtyLink
 from gateway import enrol
 from hardware.frames import Frame, MsgType, encode_frame, input_data
-from tests.e2e.helpers import sign_in
+from tests.e2e.helpers import assert_registry_in_step, gateway_registry, sign_in
 from tests.fixtures.access import add_technician, register, secured_stack
 from tests.fixtures.gateway import GatewayProcess
 from tests.fixtures.stack import Stack
@@ -32,26 +28,6 @@ __all__ = ["secured_stack"]
 GW = "gw-dev-0001"
 PENDANT = "rf-0c0ffee1"
 NEW = "rf-0c0ffee2"
-
-
-def gateway_registry(config: Path) -> dict[str, Any]:
-    """``pinganling gateway devices --json``, run as the technician would on the box."""
-    out = subprocess.run([sys.executable, "-m", "pinganling.cli", "gateway", "devices",
-                          "--json", "-c", str(config)], capture_output=True, text=True,
-                         check=True, timeout=60)
-    found: dict[str, Any] = json.loads(out.stdout)
-    return found
-
-
-def server_list(stack: Stack) -> tuple[int, list[dict[str, str]]]:
-    panel = stack.client("tina").get(f"/api/gateway-devices/{GW}").json()
-    return panel["desired_rev"], [{"device": d["uid"], "model": d["model"], "label": d["label"]}
-                                  for d in sorted(panel["devices"], key=lambda d: d["uid"])]
-
-
-def assert_in_step(stack: Stack, config: Path) -> None:
-    rev, devices = server_list(stack)
-    assert gateway_registry(config) == {"config_rev": rev, "devices": devices}
 
 
 def test_pair_a_heard_device_relabel_and_replace_it(secured_stack: Stack, page: Page,
@@ -101,7 +77,7 @@ def test_pair_a_heard_device_relabel_and_replace_it(secured_stack: Stack, page: 
         expect(panel).to_have_attribute("data-config", "applied", timeout=20_000)
         expect(panel.get_by_test_id("dev-config")).to_have_text("网关已生效")
         expect(panel.get_by_test_id(f"heard-row-{PENDANT}")).to_have_count(0)
-        assert_in_step(stack, config)
+        assert_registry_in_step(stack, GW, config)
         assert gateway_registry(config)["devices"] == [
             {"device": PENDANT, "model": "PB-433", "label": "卧室"}]
 
@@ -111,7 +87,7 @@ def test_pair_a_heard_device_relabel_and_replace_it(secured_stack: Stack, page: 
         paired.get_by_test_id("dev-relabel").click()
         expect(panel.get_by_test_id("dev-revisions")).to_have_text("配置版本 2，网关已生效 2",
                                                                    timeout=20_000)
-        assert_in_step(stack, config)
+        assert_registry_in_step(stack, GW, config)
         assert gateway_registry(config)["devices"][0]["label"] == "床头"
 
         # replace the pendant with a new one: same place, the old one's history kept
@@ -121,7 +97,7 @@ def test_pair_a_heard_device_relabel_and_replace_it(secured_stack: Stack, page: 
         expect(panel.get_by_test_id(f"dev-former-{PENDANT}")).to_contain_text(NEW)
         expect(panel.get_by_test_id("dev-revisions")).to_have_text("配置版本 3，网关已生效 3",
                                                                    timeout=20_000)
-        assert_in_step(stack, config)
+        assert_registry_in_step(stack, GW, config)
         assert gateway_registry(config)["devices"] == [
             {"device": NEW, "model": "PB-433", "label": "床头"}]
         page.get_by_test_id("lang").click()
@@ -136,7 +112,7 @@ def test_pair_a_heard_device_relabel_and_replace_it(secured_stack: Stack, page: 
         expect(panel.get_by_test_id(f"dev-row-{NEW}")).to_have_count(0)
         expect(panel.get_by_test_id("dev-revisions")).to_have_text(
             "config revision 4, applied by the gateway 4", timeout=20_000)
-        assert_in_step(stack, config)
+        assert_registry_in_step(stack, GW, config)
         assert gateway_registry(config)["devices"] == []
     finally:
         gateway.stop()
