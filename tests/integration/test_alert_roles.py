@@ -25,9 +25,8 @@ from server.alerts.model import (
     Role,
     State,
 )
-from server.app import create_app
-from server.settings import Settings
 from server.store import insert_events
+from tests.fixtures.api import api_client
 from tests.fixtures.ingest import make_event
 from tests.fixtures.staff import Staff, add_staff, bearer
 from tests.fixtures.world import BUTTON, GATEWAY, World
@@ -97,9 +96,7 @@ def staff(world: World) -> Staff:
 @pytest.fixture
 def client(world: World, staff: Staff, mqtt_broker: BrokerAddress,
            topics: Topics) -> Iterator[TestClient]:
-    settings = Settings(database_url=world.schema.conninfo, mqtt_host=mqtt_broker.host,
-                        mqtt_port=mqtt_broker.port, mqtt_root=topics.root, detectors=False)
-    with TestClient(create_app(settings, ingest=False)) as c:
+    with api_client(world, mqtt_broker, topics) as c:
         yield c
 
 

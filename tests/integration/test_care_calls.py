@@ -14,28 +14,20 @@ from fastapi.testclient import TestClient
 
 from kernel.contract import Topics
 from kernel.services.broker import BrokerAddress
-from server.app import create_app
 from server.care_calls import make_schedule
 from server.directory import CareTag, HomeIn, ResidentIn, StatusIn, add_home, add_resident
 from server.directory.residents import set_status
-from server.settings import Settings
+from tests.fixtures.api import api_client
 from tests.fixtures.staff import bearer
 from tests.fixtures.world import World
 
 TODAY = date.today()
 
 
-def _client(world: World, broker: BrokerAddress, topics: Topics,
-            **extra: Any) -> Iterator[TestClient]:
-    settings = Settings(database_url=world.schema.conninfo, mqtt_host=broker.host,
-                        mqtt_port=broker.port, mqtt_root=topics.root, detectors=False, **extra)
-    with TestClient(create_app(settings, ingest=False)) as c:
-        yield c
-
-
 @pytest.fixture
 def client(world: World, mqtt_broker: BrokerAddress, topics: Topics) -> Iterator[TestClient]:
-    yield from _client(world, mqtt_broker, topics)
+    with api_client(world, mqtt_broker, topics) as c:
+        yield c
 
 
 def _resident(world: World, name: str, tags: list[CareTag]) -> int:
@@ -116,7 +108,7 @@ def test_a_concern_raises_a_visit_task_and_two_misses_an_urgent_one(
 
 def test_two_misses_can_open_a_welfare_check_alert_instead(
         world: World, mqtt_broker: BrokerAddress, topics: Topics) -> None:
-    for client in _client(world, mqtt_broker, topics, care_call_missed="alert"):
+    with api_client(world, mqtt_broker, topics, care_call_missed="alert") as client:
         alice = bearer(world, world.operator)
         for _ in range(2):
             made = client.post("/api/care-calls", headers=alice, json={

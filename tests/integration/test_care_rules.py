@@ -16,11 +16,10 @@ from kernel.services.broker import BrokerAddress
 from server.alerts.context import resident_context
 from server.alerts.model import AlertType, Priority
 from server.alerts.service import raise_alert
-from server.app import create_app
 from server.directory import CareTag, ResidentIn, add_home, add_resident, list_rules
 from server.directory.care_rules import plan_for
 from server.directory.homes import HomeIn
-from server.settings import Settings
+from tests.fixtures.api import api_client
 from tests.fixtures.staff import Staff, add_staff, bearer
 from tests.fixtures.world import World
 
@@ -34,9 +33,7 @@ def staff(world: World) -> Staff:
 
 @pytest.fixture
 def client(world: World, mqtt_broker: BrokerAddress, topics: Topics) -> Iterator[TestClient]:
-    settings = Settings(database_url=world.schema.conninfo, mqtt_host=mqtt_broker.host,
-                        mqtt_port=mqtt_broker.port, mqtt_root=topics.root, detectors=False)
-    with TestClient(create_app(settings, ingest=False)) as c:
+    with api_client(world, mqtt_broker, topics) as c:
         yield c
 
 

@@ -17,7 +17,6 @@ from analytics.inactivity import InactivityRules, Rule
 from kernel.contract import Topics, VitalReading, Vitals
 from kernel.services.broker import BrokerAddress
 from server.alerts.model import SYSTEM, Actor, Role
-from server.app import create_app
 from server.auth.users import create_user
 from server.detect.inactivity import UTC_OFFSET_MIN, inactivity_pass
 from server.detect.vitals import vitals_pass
@@ -50,8 +49,8 @@ from server.directory import (
 from server.directory.sensitive import Access, contacts_for
 from server.errors import NotFound
 from server.scope import ALL, Scope
-from server.settings import Settings
 from server.store import ActivityMinute, copy_activity, copy_vitals, set_gateway_state
+from tests.fixtures.api import api_client
 from tests.fixtures.world import GATEWAY, PASSWORD, PENDANT, World
 
 CORD = "rf-0a1b2c3e"  # the world's bathroom pull cord, here the hall's motion sensor
@@ -129,9 +128,7 @@ def client(world: World, mqtt_broker: BrokerAddress, topics: Topics) -> Iterator
         for name, role, regions in (("otto", Role.SUPERVISOR, (world.other_community,)),
                                     ("tina", Role.TECHNICIAN, (world.community,))):
             create_user(conn, name, name.capitalize(), role, PASSWORD, regions=regions)
-    settings = Settings(database_url=world.schema.conninfo, mqtt_host=mqtt_broker.host,
-                        mqtt_port=mqtt_broker.port, mqtt_root=topics.root, detectors=False)
-    with TestClient(create_app(settings, ingest=False)) as c:
+    with api_client(world, mqtt_broker, topics) as c:
         yield c
 
 

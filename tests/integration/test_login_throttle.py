@@ -15,9 +15,8 @@ from fastapi.testclient import TestClient
 
 from kernel.contract import Topics
 from kernel.services.broker import BrokerAddress
-from server.app import create_app
 from server.auth.throttle import LoginLimits, Subject
-from server.settings import Settings
+from tests.fixtures.api import api_client
 from tests.fixtures.stack import Stack, running_stack
 from tests.fixtures.staff import Staff, add_staff, bearer
 from tests.fixtures.world import PASSWORD, World
@@ -35,9 +34,7 @@ def staff(world: World) -> Staff:
 @pytest.fixture
 def client(world: World, staff: Staff, mqtt_broker: BrokerAddress,
            topics: Topics) -> Iterator[TestClient]:
-    settings = Settings(database_url=world.schema.conninfo, mqtt_host=mqtt_broker.host,
-                        mqtt_port=mqtt_broker.port, mqtt_root=topics.root, detectors=False)
-    with TestClient(create_app(settings, ingest=False)) as c:
+    with api_client(world, mqtt_broker, topics) as c:
         yield c
 
 

@@ -15,11 +15,10 @@ from kernel.services.broker import BrokerAddress
 from server import reports
 from server.alerts import escalation, queries
 from server.alerts.model import Role
-from server.app import create_app
 from server.auth.users import create_user
 from server.directory import StatusIn, set_status
 from server.scope import ALL, Scope
-from server.settings import Settings
+from tests.fixtures.api import api_client
 from tests.fixtures.world import PASSWORD, World
 
 CALL = {"caller": "王强", "caller_phone": "13800000001", "relation": "儿子",
@@ -30,9 +29,7 @@ CALL = {"caller": "王强", "caller_phone": "13800000001", "relation": "儿子",
 def client(world: World, mqtt_broker: BrokerAddress, topics: Topics) -> Iterator[TestClient]:
     with world.connect() as conn:
         create_user(conn, "tina", "Tina", Role.TECHNICIAN, PASSWORD, regions=(world.community,))
-    settings = Settings(database_url=world.schema.conninfo, mqtt_host=mqtt_broker.host,
-                        mqtt_port=mqtt_broker.port, mqtt_root=topics.root, detectors=False)
-    with TestClient(create_app(settings, ingest=False)) as c:
+    with api_client(world, mqtt_broker, topics) as c:
         yield c
 
 

@@ -22,7 +22,6 @@ from kernel.contract import Topics, VitalReading, Vitals
 from kernel.services.broker import BrokerAddress
 from server.alerts import machine
 from server.alerts.model import AlertType, NewAlert, Priority, Role
-from server.app import create_app
 from server.auth.users import create_user, get_user
 from server.care_calls import CallIn, Outcome, record_call
 from server.jobs import AccessLogRetention, Db
@@ -31,6 +30,7 @@ from server.scope import ALL
 from server.settings import Settings
 from server.store import copy_vitals, run_maintenance
 from server.visits import VisitIn, record_visit
+from tests.fixtures.api import api_client
 from tests.fixtures.staff import Staff, add_staff, bearer
 from tests.fixtures.world import BUTTON, GATEWAY, PENDANT, World
 
@@ -45,9 +45,7 @@ def staff(world: World) -> Staff:
 @pytest.fixture
 def client(world: World, staff: Staff, mqtt_broker: BrokerAddress,
            topics: Topics) -> Iterator[TestClient]:
-    settings = Settings(database_url=world.schema.conninfo, mqtt_host=mqtt_broker.host,
-                        mqtt_port=mqtt_broker.port, mqtt_root=topics.root, detectors=False)
-    with TestClient(create_app(settings, ingest=False)) as c:
+    with api_client(world, mqtt_broker, topics) as c:
         yield c
 
 

@@ -18,11 +18,10 @@ from starlette.websockets import WebSocketDisconnect
 from kernel.contract import Topics
 from kernel.services.broker import BrokerAddress
 from server.alerts.model import Role
-from server.app import create_app
 from server.auth.policy import problem
 from server.directory import users as accounts
 from server.errors import Conflict
-from server.settings import Settings
+from tests.fixtures.api import api_client
 from tests.fixtures.staff import Staff, add_staff, bearer
 from tests.fixtures.waiting import eventually_sync
 from tests.fixtures.world import PASSWORD, World
@@ -38,9 +37,7 @@ def staff(world: World) -> Staff:
 @pytest.fixture
 def client(world: World, staff: Staff, mqtt_broker: BrokerAddress,
            topics: Topics) -> Iterator[TestClient]:
-    settings = Settings(database_url=world.schema.conninfo, mqtt_host=mqtt_broker.host,
-                        mqtt_port=mqtt_broker.port, mqtt_root=topics.root, detectors=False)
-    with TestClient(create_app(settings, ingest=False)) as c:
+    with api_client(world, mqtt_broker, topics) as c:
         yield c
 
 

@@ -17,12 +17,11 @@ from starlette.routing import Route
 from kernel.contract import Topics
 from kernel.services.broker import BrokerAddress
 from server.alerts.model import Role
-from server.app import create_app
 from server.auth.users import User, create_user, get_user
 from server.directory import CareTag, HomeIn, ResidentIn, add_home, add_resident
-from server.settings import Settings
 from server.visits import make_plan
 from server.visits.tasks import due_days
+from tests.fixtures.api import api_client
 from tests.fixtures.staff import bearer
 from tests.fixtures.world import PASSWORD, World
 
@@ -32,9 +31,7 @@ MONTH = TODAY.replace(day=1)
 
 @pytest.fixture
 def client(world: World, mqtt_broker: BrokerAddress, topics: Topics) -> Iterator[TestClient]:
-    settings = Settings(database_url=world.schema.conninfo, mqtt_host=mqtt_broker.host,
-                        mqtt_port=mqtt_broker.port, mqtt_root=topics.root, detectors=False)
-    with TestClient(create_app(settings, ingest=False)) as c:
+    with api_client(world, mqtt_broker, topics) as c:
         yield c
 
 
