@@ -162,14 +162,15 @@ def _alarms(conn: psycopg.Connection[Any], scope: Scope, f: MonthFigures) -> Non
 
 
 def _devices(conn: psycopg.Connection[Any], scope: Scope, f: MonthFigures) -> None:
-    """Devices paired before the month's end at a gateway of a home in the area; reporting: it
-    sent a health report or an event in the month. Gateways seen: a heartbeat or presence
-    change of the gateway in the month (or last seen in it)."""
+    """Devices paired before the month's end (and not unpaired before its start) at a gateway
+    of a home in the area; reporting: it sent a health report or an event in the month.
+    Gateways seen: last seen in the month, or an 'online' presence change in it."""
     p = {"m": f.month}
     row = conn.execute(sql.SQL(
         "WITH dev AS (SELECT d.uid FROM devices d JOIN gateways g ON g.id = d.gateway_id "
         "JOIN homes h ON h.id = g.home_id WHERE {scope} AND d.paired_at IS NOT NULL AND "
-        "d.paired_at < %(m)s::date + interval '1 month') "
+        "d.paired_at < %(m)s::date + interval '1 month' AND (d.unpaired_at IS NULL OR "
+        "d.unpaired_at >= %(m)s::date)) "
         "SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM device_health x WHERE "
         "x.device = dev.uid AND {hx}) OR EXISTS (SELECT 1 FROM events e WHERE "
         "e.device = dev.uid AND {ev})), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM "
