@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 COLOURS = ("#2f6fb0", "#b0b8c4")
-WIDTH, HEIGHT, LEFT, TOP, BOTTOM = 340, 220, 36, 28, 56
+WIDTH, HEIGHT, LEFT, TOP, BOTTOM = 320, 220, 36, 28, 56
 
 
 def bar_chart(title: str, labels: list[str], series: list[tuple[str, list[float]]],
@@ -22,7 +22,7 @@ def bar_chart(title: str, labels: list[str], series: list[tuple[str, list[float]
            f"<text x='{WIDTH / 2}' y='12' text-anchor='middle' font-size='12'>"
            f"{escape(title)}</text>"]
     for i, (name, _) in enumerate(series):
-        x = LEFT + i * 90
+        x = LEFT + i * 80
         out.append(f"<rect x='{x}' y='17' width='10' height='8' fill='{COLOURS[i % 2]}'/>"
                    f"<text x='{x + 14}' y='25'>{escape(name)}</text>")
     base = TOP + plot_h
