@@ -11,6 +11,7 @@ from types import ModuleType
 
 import firmware_sim.cli
 import server.cli
+import server.report_cli
 from kernel.services.system import MissingDependency
 from pinganling import demo, gateway_cli, monitor
 
@@ -21,6 +22,8 @@ COMMANDS: dict[str, tuple[ModuleType, str, str]] = {
     "gateway": (gateway_cli, "the home gateway and its local device commands", "INFO"),
     "sim": (firmware_sim.cli, "simulated devices speaking the real wire bytes", "WARNING"),
     "monitor": (monitor, "print what gateways publish (and ack events)", "WARNING"),
+    "report": (server.report_cli, "the monthly service report: CSV, XLSX, printable HTML",
+               "WARNING"),
 }
 
 

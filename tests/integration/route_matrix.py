@@ -186,4 +186,7 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("GET", "/api/residents/{resident_id}/export"):      E(401, 403, 403, 403, 200, 403, 403),
     ("GET", "/api/residents/{resident_id}/export.txt"):  E(401, 403, 403, 403, 200, 403, 403),
     ("POST", "/api/residents/{resident_id}/erase"):      E(401, 403, 403, 403, 409, 403, 403),
+    # --- monthly report
+    #     (supervisors and admins; default: this month, every region)
+    ("GET", "/api/reports/monthly"):                     E(401, 403, 200, 403, 200, 403, 403),
 }

@@ -1,11 +1,29 @@
 // Supervisor view: answer times of P1/P2 alarms for a period (share within 60 s / 180 s,
-// p50 / p90) against the industry target (97.5 % within 60 s).
+// p50 / p90) against the industry target (97.5 % within 60 s); the monthly service report
+// (a month and an area: CSV and XLSX downloads, the printable page in a new tab).
 
 import { api, ApiError } from "./api.js";
 import { fmtFull, h, now } from "./dom.js";
 import { t } from "./i18n.js";
 
 const PERIODS = { "24h": 24, "7d": 24 * 7, "30d": 24 * 30 };
+const INDENT = { "区": "", "街道": "\u3000", "社区": "\u3000\u3000" };
+
+function lastMonth() {
+  const d = new Date(now());
+  d.setDate(1);
+  d.setMonth(d.getMonth() - 1);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}`;
+}
+
+/** Regions in tree order (each under its parent). */
+function treeOrder(regions) {
+  const out = [];
+  const walk = (parent) => regions.filter((r) => (r.parent_id ?? null) === parent)
+    .sort((a, b) => a.name.localeCompare(b.name, "zh")).forEach((r) => { out.push(r); walk(r.id); });
+  walk(null);
+  return out;
+}
 
 function pct(share) {
   return share === null || share === undefined ? "–" : `${(share * 100).toFixed(1)}%`;
@@ -22,12 +40,18 @@ export class ReportsView {
     this.period = "24h";
     this.report = null;
     this.error = "";
+    this.month = lastMonth();
+    this.area = "";
+    this.regions = null;
   }
 
   reset() {
     this.period = "24h";
     this.report = null;
     this.error = "";
+    this.month = lastMonth();
+    this.area = "";
+    this.regions = null;
   }
 
   translate() {
@@ -37,6 +61,55 @@ export class ReportsView {
   enter() {
     this.render();
     if (!this.report) this.load();
+    if (!this.regions) this.loadRegions();
+  }
+
+  async loadRegions() {
+    try {
+      this.regions = treeOrder(await api.regions());
+    } catch (exc) {
+      if (!(exc instanceof ApiError) || exc.status === 401) return;
+      this.regions = [];
+    }
+    this.render();
+  }
+
+  monthlyUrl(format) {
+    const q = new URLSearchParams({ month: this.month, format });
+    if (this.area) q.set("area", this.area);
+    return `/api/reports/monthly?${q}`;
+  }
+
+  monthly() {
+    const links = {
+      csv: h("a.button", { testid: "monthly-csv", download: `report-${this.month}.csv` },
+        t("monthly.csv")),
+      xlsx: h("a.button", { testid: "monthly-xlsx", download: `report-${this.month}.xlsx` },
+        t("monthly.xlsx")),
+      html: h("a.button.primary", { testid: "monthly-html", target: "_blank", rel: "noopener" },
+        t("monthly.print")),
+    };
+    const update = () => {
+      for (const [format, a] of Object.entries(links)) a.href = this.monthlyUrl(format);
+      links.csv.download = `report-${this.month}.csv`;
+      links.xlsx.download = `report-${this.month}.xlsx`;
+    };
+    update();
+    const areas = [h("option", { value: "" }, t("monthly.all_areas")),
+      ...(this.regions || []).map((r) => h("option",
+        { value: String(r.id), selected: String(r.id) === this.area },
+        `${INDENT[r.level] ?? ""}${r.name}（${r.level}）`))];
+    return h("section.monthly", { testid: "monthly" },
+      h("h3", {}, t("monthly.title")),
+      h("form.report-form", { onsubmit: (e) => e.preventDefault() },
+        h("label", {}, t("monthly.month"), h("input", {
+          type: "month", name: "month", value: this.month, required: true, testid: "monthly-month",
+          onchange: (e) => { if (e.target.value) { this.month = e.target.value; update(); } } })),
+        h("label", {}, t("monthly.area"), h("select", {
+          name: "area", testid: "monthly-area",
+          onchange: (e) => { this.area = e.target.value; update(); } }, ...areas)),
+        links.csv, links.xlsx, links.html),
+      h("p.muted.small", {}, t("monthly.note")));
   }
 
   range() {
@@ -81,7 +154,7 @@ export class ReportsView {
     const form = h("form.report-form", { onsubmit: (e) => { e.preventDefault(); this.load(); } },
       h("span.k", {}, t("reports.period")), ...periods, ...custom);
     this.root.replaceChildren(h("h2", {}, t("reports.title")), form, this.figures(),
-      h("p.muted.small", {}, t("reports.note")));
+      h("p.muted.small", {}, t("reports.note")), this.monthly());
   }
 
   figures() {
