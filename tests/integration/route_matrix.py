@@ -186,4 +186,6 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("GET", "/api/residents/{resident_id}/export"):      E(401, 403, 403, 403, 200, 403, 403),
     ("GET", "/api/residents/{resident_id}/export.txt"):  E(401, 403, 403, 403, 200, 403, 403),
     ("POST", "/api/residents/{resident_id}/erase"):      E(401, 403, 403, 403, 409, 403, 403),
+    # --- dashboard (一屏: operators, supervisors, admins, auditors; each sees their regions)
+    ("GET", "/api/dashboard"):                           E(401, 200, 200, 403, 200, 200, 200),
 }
