@@ -26,10 +26,11 @@ from server.alerts.context import gateway_context, resident_context
 from server.alerts.model import Actor, AlertType, DispatchKind, Outcome, Priority, Role
 from server.care_calls import CallIn, CampaignIn, CampaignReason
 from server.care_calls import Outcome as CallOutcome
+from server.directory import CareTag
 from server.scope import Scope
 from server.visits import FollowUp, VisitIn, VisitorKind
 
-MARK = "春节前关爱（演示）"  # the history's campaign: present means seeded
+MARK = "寒潮关爱（演示）"  # the history's campaign: present means seeded
 SEED = 12
 EVERYWHERE = Scope.everywhere()
 
@@ -65,14 +66,9 @@ def seed(conn: psycopg.Connection[Any], logins: dict[str, dict[str, str]],
     rnd = random.Random(SEED)
     people = {key: _actor(conn, entry["username"]) for key, entry in logins.items()}
     _backdate_residents(conn, rnd, start)
-    _calls(conn, rnd, start, today, people["operator"])
+    _calls(conn, rnd, start, today, people["operator"], people["supervisor"])
     _visits(conn, rnd, start, today, people)
     _alerts(conn, rnd, start, today, people["operator"])
-    campaign = care_calls.start_campaign(
-        conn, EVERYWHERE, people["supervisor"],
-        CampaignIn(name=MARK, reason=CampaignReason.HOLIDAY, due_on=today), today)[0]
-    conn.execute("UPDATE care_call_campaigns SET created_at = %s WHERE id = %s",
-                 (_at(today, 8, 30), campaign))
     return True
 
 
@@ -189,15 +185,32 @@ def _stamp_call_rows(conn: psycopg.Connection[Any], call_id: int, at: datetime) 
 
 
 def _calls(conn: psycopg.Connection[Any], rnd: random.Random, start: date, today: date,
-           caller: Actor) -> None:
+           caller: Actor, supervisor: Actor) -> None:
     """The schedule day by day and the calls made on it: mostly answered and well, some with a
-    concern (a visit task), some unanswered (a retry; twice: a visit task)."""
+    concern (a visit task), some unanswered (a retry; twice: a visit task); a cold-spell
+    campaign for the very old in the middle of last month. Each resident's last call before
+    it is on a different day, so the calls due spread over the week."""
+    for (rid,) in conn.execute("SELECT id FROM residents WHERE status = 'active' ORDER BY id"
+                               ).fetchall():
+        day = start - timedelta(days=rnd.randrange(1, 8))
+        called = care_calls.record_call(conn, EVERYWHERE, caller, CallIn(
+            resident_id=rid, outcome=CallOutcome.WELL, notes="身体挺好"), today=day)
+        _stamp_call_rows(conn, called.call_id, _at(day, 10, rnd.randrange(60)))
     for day in [*_days(start, today), today]:
         care_calls.make_schedule(conn, day)
+        if day == start + timedelta(days=14):
+            campaign = care_calls.start_campaign(conn, EVERYWHERE, supervisor, CampaignIn(
+                name=MARK, reason=CampaignReason.COLD, tags=[CareTag.AGED], due_on=day), day)[0]
+            conn.execute("UPDATE care_call_campaigns SET created_at = %s WHERE id = %s",
+                         (_at(day, 8), campaign))
         conn.execute("UPDATE care_call_tasks SET created_at = %s WHERE created_at = now()",
                      (_at(day, 7),))
         for round_ in (0, 1):  # the day's list, then the retries
+            reached: set[int] = set()  # one call a round answers all that are due
             for task in care_calls.call_list(conn, EVERYWHERE, until=day):
+                if task.resident_id in reached:
+                    continue
+                reached.add(task.resident_id)
                 if day == today and (round_ or rnd.random() < 0.5):
                     continue  # today: half made so far
                 if rnd.random() < 0.06:

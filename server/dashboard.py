@@ -72,7 +72,7 @@ _COMMUNITIES = sql.SQL(
     "SELECT c.id, c.name, coalesce(s.name, '') AS street, coalesce(d.name, '') AS district "
     "FROM regions c LEFT JOIN regions s ON s.id = c.parent_id "
     "LEFT JOIN regions d ON d.id = s.parent_id WHERE c.level = '社区' AND {} "
-    "ORDER BY d.name NULLS FIRST, s.name NULLS FIRST, c.name, c.id")
+    "ORDER BY d.id NULLS FIRST, s.id NULLS FIRST, c.id")
 
 _ALERTS = sql.SQL(
     "SELECT a.region_id, a.priority, count(*) FROM alerts a "
