@@ -110,7 +110,7 @@ def _visits(conn: psycopg.Connection[Any], rnd: random.Random, start: date, toda
             people: dict[str, Actor]) -> None:
     """Both months' plans: each task visited on a day before it is due (some found nobody at
     home: the second attempt two days later; a few left undone: overdue), then the second
-    attempts and follow-ups due by today."""
+    attempts and follow-ups due by today (some of today's done already)."""
     by_region = _visitor_by_region(conn, people)
     for month in (start, today.replace(day=1)):
         visits.make_plan(conn, month)
@@ -137,7 +137,7 @@ def _visits(conn: psycopg.Connection[Any], rnd: random.Random, start: date, toda
         row = conn.execute(
             "SELECT t.id, t.resident_id, t.due_on, h.region_id FROM visit_tasks t "
             "JOIN residents r ON r.id = t.resident_id JOIN homes h ON h.id = r.home_id "
-            "WHERE t.status = 'open' AND t.kind <> 'plan' AND t.due_on < %s "
+            "WHERE t.status = 'open' AND t.kind <> 'plan' AND t.due_on <= %s "
             "AND NOT t.id = ANY (%s) ORDER BY t.due_on, t.id LIMIT 1", (today, done)).fetchone()
         if row is None:
             break
