@@ -236,9 +236,14 @@ def _calls(conn: psycopg.Connection[Any], rnd: random.Random, start: date, today
 def _alerts(conn: psycopg.Connection[Any], rnd: random.Random, start: date, today: date,
             operator: Actor) -> None:
     """About one alert a day, each answered and closed as an operator would."""
+    # not those with a live alert (a database the demo ran on before): theirs would attach
     residents = [int(r[0]) for r in conn.execute(
-        "SELECT r.id FROM residents r WHERE r.status NOT IN ('moved', 'deceased') ORDER BY id")]
-    gateways = [str(r[0]) for r in conn.execute("SELECT id FROM gateways ORDER BY id")]
+        "SELECT r.id FROM residents r WHERE r.status NOT IN ('moved', 'deceased') AND NOT "
+        "EXISTS (SELECT 1 FROM alerts a WHERE a.resident_id = r.id AND a.state IN ('open', "
+        "'claimed', 'dispatched')) ORDER BY id")]
+    gateways = [str(r[0]) for r in conn.execute(
+        "SELECT g.id FROM gateways g WHERE NOT EXISTS (SELECT 1 FROM alerts a WHERE "
+        "a.gateway_id = g.id AND a.state IN ('open', 'claimed', 'dispatched')) ORDER BY id")]
     weights = [a[2] for a in ALERTS]
     for day in _days(start, today):
         for _ in range(rnd.choice((0, 1, 1, 1, 2))):

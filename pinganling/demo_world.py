@@ -181,6 +181,10 @@ MORE_HOMES: tuple[tuple[str, int, int, tuple[Person, ...]], ...] = (
                contacts=(_kin("韩冬", "儿子", "13800008004"),)),)),
 )
 
+HOMES_PEOPLE = (*(p for h in ALL_HOMES for p in h.people), *(q[2] for q in QUIET_HOMES),
+                *(p for m in MORE_HOMES for p in m[3]))
+"""Everyone the demo serves."""
+
 
 def device_uid(device: Any) -> str:
     return rf_uid(device.id) if device.id is not None else ble_uid(device.address)
