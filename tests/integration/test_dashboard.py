@@ -85,7 +85,8 @@ def test_the_figures_of_a_world(world: World) -> None:
         mine, theirs = (c.figures for c in board.communities)
         assert [c.name for c in board.communities] == ["幸福社区", "和平社区"]
         assert board.communities[0].street == "朝阳街道"
-        assert mine.alerts == {"P1": 1, "P2": 0, "P3": 1} and theirs.alerts["P1"] == 0
+        assert mine.alerts == {"P1": 1, "P2": 0, "P3": 1}
+        assert theirs.alerts["P1"] == 0
         assert board.unassigned_alerts == 1
         assert (mine.elders, theirs.elders, board.total.elders) == (1, 1, 2)
         assert board.total.tags == {"高龄": 1, "独居": 2}
@@ -101,7 +102,8 @@ def test_the_figures_of_a_world(world: World) -> None:
         # an operator of the other community sees it alone, and not the first's alerts
         olga = dashboard(conn, Scope.of(world.outsider), unassigned=False)
         assert [c.name for c in olga.communities] == ["和平社区"]
-        assert olga.total.elders == 1 and olga.total.alerts["P1"] == 0
+        assert olga.total.elders == 1
+        assert olga.total.alerts["P1"] == 0
         assert olga.unassigned_alerts == 0
 
 
@@ -147,8 +149,10 @@ def test_the_demo_world_with_its_history(db_schema: DbSchema, tmp_path: Path) ->
                     conn, "SELECT count(*) FROM alerts WHERE region_id = %(r)s AND state IN "
                     f"('open', 'claimed', 'dispatched') AND priority = '{p}'", c.id)
         # the history makes today's page busy: calls made, visits due, residents by tag
-        assert board.total.calls_made > 0 and board.total.visits_due > 0
-        assert board.total.elders >= 18 and len(board.total.tags) >= 8
+        assert board.total.calls_made > 0
+        assert board.total.visits_due > 0
+        assert board.total.elders >= 18
+        assert len(board.total.tags) >= 8
         assert board.total.alerts == {"P1": 0, "P2": 0, "P3": 0}  # history is all closed
 
 
@@ -169,7 +173,8 @@ def test_the_api_is_confined_to_the_callers_regions(world: World, client: TestCl
         assert tech is not None
     body = client.get("/api/dashboard", headers=bearer(world, world.operator)).json()
     assert [c["name"] for c in body["communities"]] == ["幸福社区"]
-    assert body["total"]["alerts"]["P1"] == 1 and body["total"]["elders"] == 1
+    assert body["total"]["alerts"]["P1"] == 1
+    assert body["total"]["elders"] == 1
     assert set(body) == {f for f in Dashboard.__dataclass_fields__}
     body = client.get("/api/dashboard", headers=bearer(world, world.outsider)).json()
     assert [c["name"] for c in body["communities"]] == ["和平社区"]

@@ -34,7 +34,8 @@ def test_the_printed_logins_work_even_when_another_checkout_seeded_the_database(
         assert {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone() for t in HISTORY} == counts
         # the residents page has real content: statuses, contacts with several numbers
         statuses = dict(conn.execute("SELECT status, count(*) FROM residents GROUP BY 1"))
-        assert statuses["in_hospital"] == statuses["away"] == 1 and statuses["active"] >= 18
+        assert statuses["in_hospital"] == statuses["away"] == 1
+        assert statuses["active"] >= 18
         assert conn.execute("SELECT count(DISTINCT region_id) FROM homes").fetchone() == (3,)
         assert conn.execute("SELECT count(*) FROM homes WHERE grid = ''").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM contacts WHERE cardinality(phones) > 1"
