@@ -245,6 +245,7 @@ def _alerts(conn: psycopg.Connection[Any], rnd: random.Random, start: date, toda
         "SELECT g.id FROM gateways g WHERE NOT EXISTS (SELECT 1 FROM alerts a WHERE "
         "a.gateway_id = g.id AND a.state IN ('open', 'claimed', 'dispatched')) ORDER BY id")]
     weights = [a[2] for a in ALERTS]
+    n = 0
     for day in _days(start, today):
         for _ in range(rnd.choice((0, 1, 1, 1, 2))):
             kind, priority, _share, outcomes = rnd.choices(ALERTS, weights)[0]
@@ -256,16 +257,20 @@ def _alerts(conn: psycopg.Connection[Any], rnd: random.Random, start: date, toda
                 ctx = gateway_context(conn, rnd.choice(gateways))
             else:
                 ctx = resident_context(conn, rnd.choice(residents))
-            _one_alert(conn, rnd, kind, priority, outcome, ctx, opened, operator)
+            n += 1
+            _one_alert(conn, rnd, kind, priority, outcome, ctx, opened, operator, late=n % 7 == 3)
 
 
 def _one_alert(conn: psycopg.Connection[Any], rnd: random.Random, kind: AlertType,
                priority: Priority, outcome: Outcome, ctx: Any, opened: datetime,
-               operator: Actor) -> None:
+               operator: Actor, *, late: bool) -> None:
+    """One alert from its opening to its outcome; ``late``: answered after a minute (escalated
+    when urgent)."""
     alert = service.raise_alert(conn, kind, priority, ctx, {"history": True}).alert
     urgent = alert.priority in (Priority.P1, Priority.P2)
-    answer = rnd.choice((8, 12, 15, 20, 25, 30, 35, 42, 50, 58, 75, 110, 200)) if urgent \
-        else rnd.randrange(120, 1800)
+    answer = rnd.choice((75, 110, 200)) if urgent and late else \
+        rnd.choice((8, 12, 15, 20, 25, 30, 35, 42, 50, 58)) if urgent else \
+        rnd.randrange(120, 1800)
     dispatched = 0.0
     if kind == AlertType.GATEWAY_OFFLINE:
         total = float(rnd.randrange(300, 5400))

@@ -148,8 +148,7 @@ def test_the_demo_world_with_its_history(db_schema: DbSchema, tmp_path: Path) ->
                 assert c.figures.alerts[p] == _one(
                     conn, "SELECT count(*) FROM alerts WHERE region_id = %(r)s AND state IN "
                     f"('open', 'claimed', 'dispatched') AND priority = '{p}'", c.id)
-        # the history makes today's page busy: calls made, visits due, residents by tag
-        assert board.total.calls_made > 0
+        # the history makes today's page busy: visits due (some overdue), residents by tag
         assert board.total.visits_due > 0
         assert board.total.elders >= 18
         assert len(board.total.tags) >= 8
