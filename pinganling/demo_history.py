@@ -64,11 +64,12 @@ def seed(conn: psycopg.Connection[Any], logins: dict[str, dict[str, str]],
     today = today or date.today()
     start = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
     rnd = random.Random(SEED)
-    people = {key: _actor(conn, entry["username"]) for key, entry in logins.items()}
-    _backdate_residents(conn, rnd, start)
-    _calls(conn, rnd, start, today, people["operator"], people["supervisor"])
-    _visits(conn, rnd, start, today, people)
-    _alerts(conn, rnd, start, today, people["operator"])
+    with conn.transaction():  # one now() throughout (a savepoint in the caller's transaction)
+        people = {key: _actor(conn, entry["username"]) for key, entry in logins.items()}
+        _backdate_residents(conn, rnd, start)
+        _calls(conn, rnd, start, today, people["operator"], people["supervisor"])
+        _visits(conn, rnd, start, today, people)
+        _alerts(conn, rnd, start, today, people["operator"])
     return True
 
 
