@@ -48,6 +48,7 @@ from kernel.tasks import until_first_ends
 from pinganling.demo_world import (
     ALL_HOMES,
     HOMES,
+    HOMES_PEOPLE,
     NEW_HOME,
     HomeProfile,
     device_uid,
@@ -280,6 +281,7 @@ async def _prewarn(home: HomeProfile, scenario: Scenario, runner: ScenarioRunner
 
 def _banner(url: str, broker: PrivateBroker, state: Path, logins: dict[str, Any],
             enrolled: Enrolled) -> None:
+    residents = len(HOMES_PEOPLE)
     rows = "\n".join(f"    {role:<11} {v['username']:<11} {v['password']}"
                      for role, v in logins.items())
     here = _shown(state)
@@ -302,8 +304,11 @@ def _banner(url: str, broker: PrivateBroker, state: Path, logins: dict[str, Any]
     print(f"""
 平安铃 demo is running
   console   {url}/console/     (API docs: {url}/docs)
-  logins    (generated at first run, kept in {here / 'credentials.json'})
+  logins    (generated at first run, kept in {here / 'credentials.json'}; visitor-1/2 are
+            grid workers: on a phone they see 探访 / Visits only)
 {rows}
+  history   three communities, {residents} residents; last month and this month so far: resolved
+            alerts, visit plans and visits, care calls, a campaign (一屏 / Overview, 统计报表)
   broker    {broker.address.url} (private, started for this demo; no anonymous access: each
             gateway and server part logs in as itself). Watch it read-only:
     pinganling monitor --port {broker.port} --username pal-monitor \\

@@ -15,6 +15,7 @@ import psycopg
 
 from firmware_sim.scenarios import Scenario
 from hardware.catalog import ble_uid, rf_uid
+from pinganling import demo_history as history
 from server.alerts.model import Role
 from server.auth.users import generate_password, set_password, verify_password
 from server.directory import (
@@ -37,10 +38,18 @@ from server.directory.residents import StatusIn
 from server.directory.users import UserIn, add_user
 from server.privacy import consent
 
-DISTRICT, STREET, COMMUNITIES = "示范区", "朝阳街道", ("幸福社区", "和平社区")
-LOGINS = (("operator", "值班员 小张", Role.OPERATOR), ("supervisor", "班长 老李", Role.SUPERVISOR),
-          ("technician", "安装员 小王", Role.TECHNICIAN), ("admin", "管理员", Role.ADMIN),
-          ("auditor", "审计员 小赵", Role.AUDITOR))
+DISTRICT, STREET, COMMUNITIES = "示范区", "朝阳街道", ("幸福社区", "和平社区", "安康社区")
+# each community's grids (网格): visits are organised by grid
+GRIDS = (("幸福一网格", "幸福二网格"), ("和平一网格", "和平二网格"), ("安康一网格",))
+# (key in the credentials file, username, display name, role, communities: visitors only)
+LOGINS: tuple[tuple[str, str, str, Role, tuple[int, ...]], ...] = (
+    ("operator", "operator", "值班员 小张", Role.OPERATOR, ()),
+    ("supervisor", "supervisor", "班长 老李", Role.SUPERVISOR, ()),
+    ("technician", "technician", "安装员 小王", Role.TECHNICIAN, ()),
+    ("admin", "admin", "管理员", Role.ADMIN, ()),
+    ("auditor", "auditor", "审计员 小赵", Role.AUDITOR, ()),
+    ("visitor-1", "gridworker1", "网格员 陈敏", Role.VISITOR, (0,)),
+    ("visitor-2", "gridworker2", "网格员 周磊", Role.VISITOR, (1, 2)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +134,58 @@ NEW_HOME = HomeProfile("gw-demo-0004", "newhome", "08:00", 1, "和平街 9 号 1
 ALL_HOMES = (*HOMES, NEW_HOME)
 
 
+def _kin(name: str, relation: str, phone: str, key: bool = False) -> Kin:
+    return Kin(name, relation, (phone,), "晚上", key)
+
+
+# Homes without a gateway of their own in the demo (alarm devices not yet installed): the
+# residents the visits, care calls and the dashboard are about. (address, community, grid,
+# people)
+MORE_HOMES: tuple[tuple[str, int, int, tuple[Person, ...]], ...] = (
+    ("幸福路 15 号 2 单元 301", 0, 0, (
+        Person("孙玉兰", "F", date(1939, 2, 11), ("高龄", "独居"), ("高血压", "白内障"),
+               contacts=(_kin("孙建华", "儿子", "13800006001", True),)),)),
+    ("幸福路 21 号 1 单元 102", 0, 0, (
+        Person("周福生", "M", date(1948, 7, 30), ("失能",), ("帕金森病",), ("多巴丝肼",),
+               contacts=(_kin("周丽", "女儿", "13800006002", True),)),
+        Person("吴美华", "F", date(1950, 5, 3), ("空巢",), ("关节炎",),
+               contacts=(_kin("周丽", "女儿", "13800006002", True),)))),
+    ("幸福路 27 号 4 单元 601", 0, 1, (
+        Person("郑国强", "M", date(1943, 12, 24), ("高龄", "空巢", "优抚对象"), ("冠心病",),
+               contacts=(_kin("郑晓", "儿子", "13800006003"),)),)),
+    ("幸福路 33 号 1 单元 201", 0, 1, (
+        Person("何秀兰", "F", date(1952, 8, 17), ("计划生育特殊家庭", "独居"), ("抑郁症",),
+               contacts=(_kin("社区网格员 陈敏", "社区工作者", "13800001002", True),)),)),
+    ("和平街 11 号 203", 1, 0, (
+        Person("黄志明", "M", date(1946, 1, 9), ("重残",), ("截瘫",),
+               contacts=(_kin("黄丽娟", "妻子", "13800007001", True),)),)),
+    ("和平街 15 号 502", 1, 1, (
+        Person("林桂英", "F", date(1940, 10, 2), ("高龄", "失智"), ("阿尔茨海默病",),
+               ("多奈哌齐",), contacts=(_kin("林涛", "儿子", "13800007002", True),)),)),
+    ("和平街 19 号 101", 1, 1, (
+        Person("马德福", "M", date(1951, 3, 28), ("经济困难", "独居"), ("慢性胃炎",),
+               contacts=(_kin("马小红", "侄女", "13800007003"),)),)),
+    ("安康路 2 号 1 单元 401", 2, 0, (
+        Person("罗淑芬", "F", date(1937, 6, 14), ("高龄", "独居", "经济困难"), ("心衰",),
+               ("呋塞米",), contacts=(_kin("罗军", "儿子", "13800008001", True),)),)),
+    ("安康路 6 号 2 单元 202", 2, 0, (
+        Person("高建华", "M", date(1949, 11, 5), ("留守", "空巢"), ("高血压",),
+               contacts=(_kin("高鹏", "儿子", "13800008002"),)),
+        Person("宋玉珍", "F", date(1951, 4, 22), ("留守", "空巢"), ("糖尿病",),
+               contacts=(_kin("高鹏", "儿子", "13800008002"),)))),
+    ("安康路 10 号 1 单元 101", 2, 0, (
+        Person("谢宝山", "M", date(1942, 9, 1), ("失能", "高龄"), ("脑梗后遗症",),
+               contacts=(_kin("谢芳", "女儿", "13800008003", True),)),)),
+    ("安康路 14 号 3 单元 303", 2, 0, (
+        Person("韩秀梅", "F", date(1945, 2, 19), ("独居", "优抚对象"), ("骨质疏松",),
+               contacts=(_kin("韩冬", "儿子", "13800008004"),)),)),
+)
+
+HOMES_PEOPLE = (*(p for h in ALL_HOMES for p in h.people), *(q[2] for q in QUIET_HOMES),
+                *(p for m in MORE_HOMES for p in m[3]))
+"""Everyone the demo serves."""
+
+
 def device_uid(device: Any) -> str:
     return rf_uid(device.id) if device.id is not None else ble_uid(device.address)
 
@@ -156,9 +217,18 @@ def seed(conn: psycopg.Connection[Any], scenarios: dict[str, Scenario],
         for address, community, person in QUIET_HOMES:
             if not conn.execute("SELECT 1 FROM homes WHERE address = %s", (address,)).fetchone():
                 home_id = add_home(conn, HomeIn(region_id=communities[community],
-                                                address=address, notes="一楼，门口有台阶"))
+                                                address=address, notes="一楼，门口有台阶",
+                                                grid=GRIDS[community][-1]))
                 _person(conn, home_id, person)
-        return _logins(conn, credentials)
+        for address, community, grid, people in MORE_HOMES:
+            if not conn.execute("SELECT 1 FROM homes WHERE address = %s", (address,)).fetchone():
+                home_id = add_home(conn, HomeIn(region_id=communities[community],
+                                                address=address, grid=GRIDS[community][grid]))
+                for p in people:
+                    _person(conn, home_id, p)
+        logins = _logins(conn, credentials, communities)
+        history.seed(conn, logins)
+        return logins
 
 
 def _region(conn: psycopg.Connection[Any], name: str, level: str, parent: int | None) -> int:
@@ -192,7 +262,8 @@ def _person(conn: psycopg.Connection[Any], home_id: int, p: Person) -> int:
 def _home(conn: psycopg.Connection[Any], home: HomeProfile, scenario: Scenario,
           region: int) -> None:
     home_id = add_home(conn, HomeIn(region_id=region, address=home.address,
-                                    key_safe_code=home.key_safe, notes="有电梯；门铃坏了请敲门"))
+                                    key_safe_code=home.key_safe, notes="有电梯；门铃坏了请敲门",
+                                    grid=GRIDS[home.community][0]))
     residents = {}
     for sim_resident, p in zip(scenario.resident, home.people, strict=False):
         residents[sim_resident.name] = _person(conn, home_id, p)
@@ -204,18 +275,19 @@ def _home(conn: psycopg.Connection[Any], home: HomeProfile, scenario: Scenario,
                                   if d.kind.value in ("wearable", "panic_button") else None))
 
 
-def _logins(conn: psycopg.Connection[Any], path: Path) -> dict[str, dict[str, str]]:
+def _logins(conn: psycopg.Connection[Any], path: Path,
+            communities: list[int]) -> dict[str, dict[str, str]]:
     """Generated at first run and kept in ``path``; users (re)created when missing, and their
     password reset to the file's when the database was seeded by another checkout or before
     the file was deleted: the logins printed are always the ones that work."""
     saved: dict[str, dict[str, str]] = json.loads(path.read_text()) if path.exists() else {}
-    for username, display, role in LOGINS:
-        entry = saved.setdefault(role.value, {"username": username,
-                                              "password": generate_password()})
+    for key, username, display, role, where in LOGINS:
+        entry = saved.setdefault(key, {"username": username, "password": generate_password()})
         if not conn.execute("SELECT 1 FROM users WHERE username = %s",
                             (entry["username"],)).fetchone():  # audited: the system made it
             add_user(conn, UserIn(username=entry["username"], display_name=display, role=role,
-                                  password=entry["password"]))
+                                  password=entry["password"],
+                                  regions=[communities[c] for c in where]))
         elif verify_password(conn, entry["username"], entry["password"]) is None:
             set_password(conn, entry["username"], entry["password"])
     path.parent.mkdir(parents=True, exist_ok=True)

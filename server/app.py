@@ -25,6 +25,7 @@ from server.api import (
     auth_routes,
     care_calls_routes,
     charts_routes,
+    dashboard_routes,
     devices_routes,
     directory_routes,
     enrol_routes,
@@ -68,7 +69,7 @@ def create_app(settings: Settings | None = None, *, ingest: bool = True,
     limits.install(app, settings)
     for module in (auth_routes, alerts_routes, charts_routes, directory_routes, reports_routes,
                    users_routes, live, enrol_routes, visits_routes, care_calls_routes,
-                   maintenance_routes, devices_routes, privacy_routes):
+                   maintenance_routes, devices_routes, privacy_routes, dashboard_routes):
         app.include_router(module.router)
 
     @app.exception_handler(psycopg.OperationalError)

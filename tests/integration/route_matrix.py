@@ -189,4 +189,6 @@ MATRIX: dict[tuple[str, str], Expect] = {
     # --- monthly report
     #     (supervisors and admins; default: this month, every region)
     ("GET", "/api/reports/monthly"):                     E(401, 403, 200, 403, 200, 403, 403),
+    # --- dashboard (一屏: operators, supervisors, admins, auditors; each sees their regions)
+    ("GET", "/api/dashboard"):                           E(401, 200, 200, 403, 200, 200, 200),
 }

@@ -7,6 +7,7 @@
 // ``merged(summary)``, ``tick()``, ``go(hash)``.
 
 import { CareCallsView } from "./carecalls.js";
+import { DashboardView } from "./dashboard.js";
 import { MaintenanceView } from "./maintenance.js";
 import { AccessLogView } from "./access_log.js";
 import { ProvisioningView } from "./provisioning.js";
@@ -19,6 +20,8 @@ import { VisitsView } from "./visits.js";
  * "css/technician.css") } in tab order; the tab's testid is ``tab-<name>``, the section's
  * ``<name>``. */
 export const VIEWS = [
+  { name: "dashboard", tab: "tab.dashboard", roles: ["operator", "supervisor", "admin", "auditor"],
+    View: DashboardView, css: "css/dashboard.css" },
   { name: "reports", tab: "tab.reports", roles: ["supervisor", "admin"], View: ReportsView },
   { name: "residents", tab: "tab.residents", roles: ["operator", "supervisor", "admin", "technician"],
     View: ResidentsView, css: "css/residents.css" },
