@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from starlette.requests import HTTPConnection
 
 from server import care_calls
@@ -16,6 +16,7 @@ from server.api.deps import Db, require
 from server.api.errors import RESPONSES
 from server.api.types import Id
 from server.auth.users import User
+from server.directory.care_tags import CareTag
 from server.directory.residents import resident_summary
 from server.scope import Scope
 from server.settings import Settings
@@ -36,10 +37,12 @@ MissedAction = Annotated[care_calls.Missed, Depends(missed_action)]
 
 
 @router.get("/care-calls")
-def call_list(user: Caller, conn: Db) -> list[dict[str, Any]]:
+def call_list(user: Caller, conn: Db,
+              tag: Annotated[list[CareTag] | None, Query(max_length=4)] = None,
+              ) -> list[dict[str, Any]]:
     """Calls due by today in the caller's regions, soonest first, the riskiest first among
-    those due the same day."""
-    return [asdict(t) for t in care_calls.call_list(conn, Scope.of(user))]
+    those due the same day; ``tag`` (repeatable): residents with every one of these."""
+    return [asdict(t) for t in care_calls.call_list(conn, Scope.of(user), tags=tag or ())]
 
 
 @router.post("/care-calls", status_code=201)

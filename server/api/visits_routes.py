@@ -20,6 +20,7 @@ from server.api.deps import Db, require
 from server.api.errors import RESPONSES
 from server.api.types import Id
 from server.auth.users import User
+from server.directory.care_tags import CareTag
 from server.directory.residents import resident_summary
 from server.scope import Scope
 
@@ -48,11 +49,21 @@ def make_plan(user: Planner, conn: Db, month: Month | None = None) -> Planned:
 
 @router.get("/visits/tasks")
 def tasks(user: Visiting, conn: Db, status: visits.TaskStatus | None = visits.TaskStatus.OPEN,
-          overdue: bool = False, mine: bool = False) -> list[dict[str, Any]]:
+          overdue: bool = False, mine: bool = False,
+          tag: Annotated[list[CareTag] | None, Query(max_length=4)] = None,
+          ) -> list[dict[str, Any]]:
     """Tasks in the caller's regions (a visitor: theirs and the unassigned ones), soonest
-    first; ``overdue``: open and past their day (the supervisor's chase list)."""
+    first; ``overdue``: open and past their day (the supervisor's chase list); ``tag``
+    (repeatable): residents with every one of these care tags."""
     return [asdict(t) for t in visits.list_tasks(conn, Scope.of(user), user.actor,
-                                                 status=status, overdue=overdue, mine=mine)]
+                                                 status=status, overdue=overdue, mine=mine,
+                                                 tags=tag or ())]
+
+
+@router.get("/visits/visitors")
+def visitors(user: Planner, conn: Db) -> list[dict[str, Any]]:
+    """Who may be given a visit task in the caller's regions: visitors first, then staff."""
+    return [asdict(v) for v in visits.visitors(conn, Scope.of(user))]
 
 
 @router.put("/visits/tasks/{visit_task_id}/assignee", status_code=204)

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any, Literal
 
@@ -69,17 +70,18 @@ FROM care_call_tasks t JOIN residents r ON r.id = t.resident_id JOIN homes h ON 
 LEFT JOIN care_call_campaigns c ON c.id = t.campaign_id
 LEFT JOIN LATERAL (SELECT outcome, called_at FROM care_calls WHERE resident_id = r.id
                    ORDER BY called_at DESC, id DESC LIMIT 1) l ON true
-WHERE t.status = 'open' AND t.due_on <= %s AND {}
+WHERE t.status = 'open' AND t.due_on <= %s AND r.care_tags @> %s::text[] AND {}
 """
 
 
-def call_list(conn: psycopg.Connection[Any], scope: Scope,
-              until: date | None = None) -> list[CallTask]:
-    """Open calls due by ``until`` (today), soonest first, the riskiest first among equals."""
+def call_list(conn: psycopg.Connection[Any], scope: Scope, until: date | None = None,
+              tags: Sequence[str] = ()) -> list[CallTask]:
+    """Open calls due by ``until`` (today) to residents with every one of ``tags``, soonest
+    first, the riskiest first among equals."""
     rules = list_rules(conn)
     with conn.cursor() as cur:
         rows = cur.execute(sql.SQL(_TASKS).format(scope.where("h.region_id")),
-                           (until or date.today(),)).fetchall()
+                           (until or date.today(), list(tags))).fetchall()
         names = [d.name for d in cur.description or ()]
     tasks = []
     for row in rows:

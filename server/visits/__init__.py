@@ -16,7 +16,14 @@ from server.visits.model import (
     VisitTask,
 )
 from server.visits.records import record_visit, resident_visits
-from server.visits.tasks import assign, list_tasks, make_plan, resident_tasks
+from server.visits.tasks import (
+    Visitor,
+    assign,
+    list_tasks,
+    make_plan,
+    resident_tasks,
+    visitors,
+)
 
 __all__ = [
     "AssignIn",
@@ -28,6 +35,7 @@ __all__ = [
     "Visit",
     "VisitIn",
     "VisitTask",
+    "Visitor",
     "VisitorKind",
     "assign",
     "compliance",
@@ -36,4 +44,5 @@ __all__ = [
     "record_visit",
     "resident_tasks",
     "resident_visits",
+    "visitors",
 ]

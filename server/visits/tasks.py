@@ -12,6 +12,8 @@ resident and due day), so the daily job and a supervisor's button may both run i
 from __future__ import annotations
 
 import calendar
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -98,12 +100,16 @@ def _listed(scope: Scope, conds: list[sql.Composable]) -> sql.Composed:
 
 def list_tasks(conn: psycopg.Connection[Any], scope: Scope, actor: Actor, *,
                status: TaskStatus | None = TaskStatus.OPEN, overdue: bool = False,
-               mine: bool = False, today: date | None = None) -> list[VisitTask]:
+               mine: bool = False, tags: Sequence[str] = (),
+               today: date | None = None) -> list[VisitTask]:
     """Tasks in scope: open ones by default; ``overdue``: open and due before today; ``mine``:
     assigned to the actor (a visitor sees their own and the unassigned ones of their regions,
-    whatever ``mine`` says)."""
+    whatever ``mine`` says); ``tags``: residents with every one of these care tags."""
     conds: list[sql.Composable] = []
     params: list[Any] = []
+    if tags:
+        conds.append(sql.SQL("r.care_tags @> %s::text[]"))
+        params.append(list(tags))
     if status is not None:
         conds.append(sql.SQL("t.status = %s"))
         params.append(status.value)
@@ -152,3 +158,25 @@ def assign(conn: psycopg.Connection[Any], scope: Scope, task_id: int,
                               field="user_id")
         conn.execute("UPDATE visit_tasks SET assignee_id = %s WHERE id = %s",
                      (user_id, task_id))
+
+
+@dataclass(frozen=True, slots=True)
+class Visitor:
+    """Someone a supervisor may give a visit task: a visitor, or the service's own staff."""
+
+    id: int
+    name: str
+    role: str
+    regions: list[int]  # empty: every region
+
+
+def visitors(conn: psycopg.Connection[Any], scope: Scope) -> list[Visitor]:
+    """Active visitors, operators and supervisors who work in the caller's regions (or
+    everywhere), visitors first."""
+    return fetch(conn, Visitor, sql.SQL(
+        "SELECT u.id, u.display_name AS name, u.role, coalesce(array_agg(ur.region_id) FILTER "
+        "(WHERE ur.region_id IS NOT NULL), '{{}}') AS regions FROM users u "
+        "LEFT JOIN user_regions ur ON ur.user_id = u.id WHERE u.active AND u.role IN "
+        "('visitor', 'operator', 'supervisor') GROUP BY u.id HAVING "
+        "count(ur.region_id) = 0 OR bool_or({}) ORDER BY u.role <> 'visitor', u.display_name"
+    ).format(scope.where("ur.region_id")))

@@ -44,6 +44,10 @@ def test_an_operator_works_the_care_call_list(stack: Stack, page: Page, world: W
     rows = page.get_by_test_id("cc-row")
     expect(rows).to_have_count(3)
     expect(rows.first).to_contain_text("王秀英")  # her rules raise her alarms: called first
+    page.get_by_test_id("cc-chip-高龄").click()  # only the aged
+    expect(rows).to_have_count(1)
+    page.get_by_test_id("cc-chip-高龄").click()
+    expect(rows).to_have_count(3)
     page.screenshot(path=artifacts / "carecalls.png")
 
     rows.filter(has_text="王秀英").get_by_test_id("cc-well").click()

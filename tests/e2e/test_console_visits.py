@@ -73,6 +73,7 @@ def test_a_grid_worker_records_visits_at_the_door(stack: Stack, page: Page, worl
 def test_a_supervisor_reads_the_visit_rate(stack: Stack, page: Page, world: World,
                                            artifacts: Path) -> None:
     with world.connect() as conn:
+        create_user(conn, "lina", "李网格员", Role.VISITOR, PASSWORD, regions=(world.community,))
         home = add_home(conn, HomeIn(region_id=world.community, address="幸福路 10 号 102"))
         add_resident(conn, ResidentIn(home_id=home, name="周桂芳",
                                       care_tags=[CareTag.EMPTY_NEST]))
@@ -85,6 +86,16 @@ def test_a_supervisor_reads_the_visit_rate(stack: Stack, page: Page, world: Worl
     expect(total).to_contain_text("0%")
     expect(page.get_by_test_id("visit-rate-tag").filter(has_text="空巢")).to_be_visible()
     page.screenshot(path=artifacts / "visits-compliance.png")
+
+    # the task goes to the grid worker of the community
+    task = page.get_by_test_id("visit-tasks").get_by_test_id("visit-task").filter(has_text="周桂芳")
+    task.get_by_test_id("visit-assign").select_option(label="李网格员（探访员）")
+    expect(page.get_by_test_id("toast").filter(has_text="已分配")).to_be_visible()
+    with world.connect() as conn:
+        assert conn.execute("SELECT u.username FROM visit_tasks t JOIN users u ON "
+                            "u.id = t.assignee_id").fetchall() == [("lina",)]
+    page.get_by_test_id("visit-chip-空巢").click()
+    expect(page.get_by_test_id("visit-tasks").get_by_test_id("visit-task")).to_have_count(1)
 
     # a visit is on the resident's page, beside her alerts and calls
     with world.connect() as conn:

@@ -139,6 +139,7 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("PUT", "/api/visits/tasks/{visit_task_id}/assignee"): E(401, 403, 204, 403, 204, 403, 403),
     ("POST", "/api/visits"):                             E(401, 201, 201, 403, 201, 403, 404),
     ("GET", "/api/visits/compliance"):                   E(401, 403, 200, 403, 200, 403, 403),
+    ("GET", "/api/visits/visitors"):                     E(401, 403, 200, 403, 200, 403, 403),
     ("GET", "/api/residents/{resident_id}/visits"):      E(401, 200, 200, 403, 200, 200, 404),
     # --- care calls (主动关爱): call takers call; supervisors start campaigns
     ("GET", "/api/care-calls"):                          E(401, 200, 200, 403, 200, 403, 200),

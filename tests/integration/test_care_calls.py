@@ -62,6 +62,8 @@ def test_the_schedule_opens_one_call_at_a_time_and_the_next_after_the_interval(
     assert [c["resident"] for c in listed] == ["王秀英", "独居钱"], "无标签: no rule, no call"
     # 王秀英's rules raise her alarms: she is called first among calls due the same day
     assert listed[0]["risk"] > listed[1]["risk"]
+    aged = client.get("/api/care-calls", headers=alice, params={"tag": "高龄"}).json()
+    assert [c["resident"] for c in aged] == ["王秀英"]
 
     task = next(c for c in listed if c["resident_id"] == alone)
     r = client.post("/api/care-calls", headers=alice, json={

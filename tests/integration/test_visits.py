@@ -89,9 +89,20 @@ def test_a_visit_with_a_follow_up_makes_a_task_the_supervisor_sees(
     (task,) = _tasks(client, lina)
     assert task["resident"] == "王秀英"
     assert task["kind"] == "plan"
+    assert [t["id"] for t in _tasks(client, sam, tag=["高龄", "独居"])] == [task["id"]]
+    assert _tasks(client, sam, tag="空巢") == []
+    people = client.get("/api/visits/visitors", headers=sam).json()
+    assert people[0] == {"id": visitor.id, "name": "李网格员", "role": "visitor",
+                         "regions": [world.community]}, "visitors first"
+    assert client.get("/api/visits/visitors", headers=lina).status_code == 403
     r = client.put(f"/api/visits/tasks/{task['id']}/assignee", headers=sam,
                    json={"user_id": visitor.id})
     assert r.status_code == 204
+    assert _tasks(client, sam)[0]["assignee"] == "李网格员"
+    elsewhere = _visitor(world, "ola", world.other_community)
+    r = client.put(f"/api/visits/tasks/{task['id']}/assignee", headers=sam,
+                   json={"user_id": elsewhere.id})
+    assert r.status_code == 422, "she does not work in this task's region"
 
     r = client.post("/api/visits", headers=lina, json={
         "resident_id": world.resident, "task_id": task["id"], "at_home": True,

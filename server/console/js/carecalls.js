@@ -101,6 +101,7 @@ export class CareCallsView {
 
   reset() {
     this.calls = [];
+    this.tags = new Set();
     this.loaded = false;
     this.root.replaceChildren();
   }
@@ -130,8 +131,25 @@ export class CareCallsView {
       h("div.row", {}, h("h2", {}, t("cc.title")), h("span.grow"),
         planner ? h("button", { type: "button", testid: "cc-campaign",
           onclick: () => this.campaign() }, t("cc.campaign")) : null),
-      this.calls.length ? h("ol.cc-list", { testid: "cc-list" }, this.calls.map((c) => this.row(c)))
+      this.chips(),
+      this.shown().length ? h("ol.cc-list", { testid: "cc-list" }, this.shown().map((c) => this.row(c)))
         : h("p.empty", { testid: "cc-none" }, t("cc.none"))));
+  }
+
+  /** The calls to residents with every ticked care tag. */
+  shown() {
+    return this.calls.filter((c) => [...this.tags].every((tag) => c.care_tags.includes(tag)));
+  }
+
+  /** A chip per care tag among the calls, with how many; ticked ones filter the list. */
+  chips() {
+    const counts = new Map();
+    for (const c of this.calls) for (const tag of c.care_tags) counts.set(tag, (counts.get(tag) || 0) + 1);
+    if (!counts.size) return null;
+    return h("div.chips", { testid: "cc-chips" }, [...counts].map(([tag, n]) => h("button.chip", {
+      type: "button", testid: `cc-chip-${tag}`, class: this.tags.has(tag) ? "on" : "",
+      onclick: () => { if (this.tags.has(tag)) this.tags.delete(tag); else this.tags.add(tag); this.render(); } },
+    label("tag", tag), h("span.count", {}, String(n)))));
   }
 
   row(c) {

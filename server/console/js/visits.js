@@ -82,6 +82,7 @@ extend({
     "visits.overdue_none": "没有逾期任务",
     "visits.not_home_count": "不在家 {n} 次",
     "visits.card": "上门探访",
+    "visits.assigned": "已分配",
     "visits.card_none": "还没有探访记录",
   },
   en: {
@@ -150,12 +151,15 @@ extend({
     "visits.overdue_none": "Nothing overdue",
     "visits.not_home_count": "not at home {n}×",
     "visits.card": "Home visits",
+    "visits.assigned": "Assigned",
     "visits.card_none": "No visits yet",
   },
 });
 
 const visitsApi = {
   tasks: (params = {}) => request("GET", `/api/visits/tasks?${new URLSearchParams(params)}`),
+  visitors: () => request("GET", "/api/visits/visitors"),
+  assign: (taskId, userId) => request("PUT", `/api/visits/tasks/${taskId}/assignee`, { user_id: userId }),
   record: (body) => request("POST", "/api/visits", body),
   plan: () => request("POST", "/api/visits/plan", {}),
   compliance: () => request("GET", "/api/visits/compliance"),
@@ -176,6 +180,8 @@ export class VisitsView {
 
   reset() {
     this.tasks = [];
+    this.tags = new Set();
+    this.people = [];
     this.taskId = null;
     this.result = null;
     this.root.replaceChildren();
@@ -196,10 +202,11 @@ export class VisitsView {
 
   async load() {
     try {
-      const [tasks, compliance, overdue] = await Promise.all([
+      const [tasks, compliance, overdue, people] = await Promise.all([
         visitsApi.tasks(), this.planner ? visitsApi.compliance() : null,
-        this.planner ? visitsApi.tasks({ overdue: "true" }) : null]);
-      Object.assign(this, { tasks, compliance, overdue });
+        this.planner ? visitsApi.tasks({ overdue: "true" }) : null,
+        this.planner ? visitsApi.visitors() : []]);
+      Object.assign(this, { tasks, compliance, overdue, people });
     } catch (exc) {
       if (exc instanceof ApiError && exc.status !== 401) this.ctx.toast(exc.explain(), "error");
       return;
@@ -216,9 +223,45 @@ export class VisitsView {
     this.root.replaceChildren(h("div.visits-page", {},
       this.result ? h("p.visit-result", { testid: "visit-result", role: "status" }, this.result) : null,
       h("h2", {}, t("visits.mine")),
-      this.tasks.length ? h("ol.visit-tasks", { testid: "visit-tasks" }, this.tasks.map((x) => this.card(x)))
+      this.chips(),
+      this.shown().length ? h("ol.visit-tasks", { testid: "visit-tasks" }, this.shown().map((x) => this.card(x)))
         : h("p.empty", { testid: "visit-none" }, t("visits.none")),
       this.planner ? this.plannerPart() : null));
+  }
+
+  /** The tasks whose resident carries every ticked care tag. */
+  shown() {
+    return this.tasks.filter((x) => [...this.tags].every((tag) => x.care_tags.includes(tag)));
+  }
+
+  /** A chip per care tag among the tasks, with how many tasks it has; ticked ones filter. */
+  chips() {
+    const counts = new Map();
+    for (const x of this.tasks) for (const tag of x.care_tags) counts.set(tag, (counts.get(tag) || 0) + 1);
+    if (!counts.size) return null;
+    return h("div.chips", { testid: "visit-chips" }, [...counts].map(([tag, n]) => h("button.chip", {
+      type: "button", testid: `visit-chip-${tag}`, class: this.tags.has(tag) ? "on" : "",
+      onclick: () => { if (this.tags.has(tag)) this.tags.delete(tag); else this.tags.add(tag); this.render(); } },
+    label("tag", tag), h("span.count", {}, String(n)))));
+  }
+
+  /** A planner's select giving the task to someone of its region. */
+  assignSelect(task) {
+    if (!this.planner || !this.people.length) return null;
+    const select = h("select.assign", { testid: "visit-assign", onclick: (e) => e.stopPropagation(),
+      onchange: async () => {
+        try {
+          await visitsApi.assign(task.id, select.value ? Number(select.value) : null);
+          this.ctx.toast(t("visits.assigned"), "ok");
+        } catch (exc) {
+          if (exc instanceof ApiError) this.ctx.toast(exc.explain(), "error");
+        }
+        this.load();
+      } },
+    h("option", { value: "" }, t("visits.unassigned")),
+    this.people.map((p) => h("option", { value: p.id, selected: p.id === task.assignee_id },
+      `${p.name}（${label("role", p.role)}）`)));
+    return select;
   }
 
   card(task) {
@@ -231,7 +274,9 @@ export class VisitsView {
       h("span.grow"),
       h("span", { class: late ? "late" : "muted" }, late ? t("visits.overdue_tag")
         : t("visits.due", { date: task.due_on }))),
-    h("div.r2.muted", {}, task.address, task.grid ? ` · ${t("visits.grid", { grid: task.grid })}` : ""),
+    h("div.r2.muted", {}, task.address, task.grid ? ` · ${t("visits.grid", { grid: task.grid })}` : "",
+      !this.planner && task.assignee ? ` · ${t("visits.assignee", { name: task.assignee })}` : ""),
+    this.assignSelect(task),
     task.reason && task.kind !== "plan" ? h("div.r3", {}, t(`visits.fu.${task.reason}`),
       task.note ? ` — ${task.note}` : "") : null);
   }
