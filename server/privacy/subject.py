@@ -24,6 +24,7 @@ from server.directory.access import Access, accessed
 from server.errors import Conflict, NotFound
 from server.privacy import access_log, consent
 from server.store.config import ROLLUPS, TIME_SERIES
+from server.store.timescale import extension_schema
 
 ERASED = "已删除"
 GONE = ("moved", "deceased")
@@ -217,11 +218,28 @@ def erase(conn: psycopg.Connection[Any], actor: Actor, resident_id: int) -> None
                  [resident_id], home_id)
         audit.record(conn, actor, "resident", resident_id, "erase", {},
                      home_id=home_id, residents=[resident_id], note="personal data erased")
+    refresh_rollups(conn)  # their aggregated readings too (TimescaleDB)
+
+
+def refresh_rollups(conn: psycopg.Connection[Any]) -> None:
+    """TimescaleDB: recompute the continuous aggregates over all time, so rows deleted from
+    their sources leave them too (a refresh policy covers recent days only). A procedure that
+    runs outside any transaction block: ``conn`` must be in autocommit, and not in a
+    transaction. Nothing to do on plain PostgreSQL (its rollups are tables, deleted from)."""
+    ext = extension_schema(conn)
+    if ext is None:
+        return
+    for rollup in ROLLUPS:
+        row = conn.execute("SELECT c.relkind FROM pg_class c WHERE c.oid = to_regclass(%s)",
+                           (rollup,)).fetchone()
+        if row is not None and row[0] == "v":
+            conn.execute(sql.SQL("CALL {}.refresh_continuous_aggregate({}, NULL, NULL)").format(
+                sql.Identifier(ext), sql.Literal(rollup)))
 
 
 def _erase_telemetry(conn: psycopg.Connection[Any], uids: list[str]) -> None:
     """The devices' stored readings (and, on plain PostgreSQL, their rollups; TimescaleDB's
-    continuous aggregates follow their source rows on refresh)."""
+    continuous aggregates are refreshed once the erasure has committed: ``refresh_rollups``)."""
     if not uids:
         return
     for table in TIME_SERIES:

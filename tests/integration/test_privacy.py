@@ -26,6 +26,7 @@ from server.auth.users import create_user, get_user
 from server.care_calls import CallIn, Outcome, record_call
 from server.jobs import AccessLogRetention, Db
 from server.privacy import access_log
+from server.privacy.subject import refresh_rollups
 from server.scope import ALL
 from server.settings import Settings
 from server.store import copy_vitals, run_maintenance
@@ -297,7 +298,8 @@ def test_erasure_removes_personal_data_everywhere(client: TestClient, world: Wor
     client.post(f"/api/alerts/{alert}/notes", headers=alice, json={"text": "王秀英说头晕"})
     vitals_now(world)
     with world.connect() as conn:
-        run_maintenance(conn)  # the daily rollup of her readings
+        run_maintenance(conn)  # the daily rollup of her readings (plain PostgreSQL)
+        refresh_rollups(conn)  # (TimescaleDB: the continuous aggregate, as its policy would)
         # a grid worker's visit and a care call: what they found is personal too
         record_visit(conn, ALL, world.supervisor.actor, VisitIn(
             resident_id=world.resident, at_home=True, health="头晕，血压高", met="王秀英本人"))
