@@ -171,9 +171,10 @@ class Registry:
         if device is not None:
             device.seen.battery_pct = pct
 
-    def was_heard(self, uid: str) -> bool:
-        """Whether ``uid`` is on the heard-not-paired list already."""
-        return uid in self._heard_flush or self._heard_row(uid).frames > 0
+    def first_heard(self, uid: str) -> bool:
+        """Whether the frame ``seen`` just counted for the unpaired ``uid`` was its first."""
+        heard = self._heard_flush.get(uid)
+        return heard is not None and heard.frames == 1
 
     def _heard_row(self, uid: str) -> _Heard:
         row = self._db.execute("SELECT count, last_seen, rssi, battery_mv, model FROM heard "

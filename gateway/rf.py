@@ -42,10 +42,9 @@ class RfIntake:
     def on_frame(self, frame: Frame) -> None:
         self.counters["frames"] += 1
         uid = rf_uid(frame.device_id)
-        new = uid not in self.registry.devices and not self.registry.was_heard(uid)
         if self.registry.seen(uid, frame.rssi, frame.battery_mv, model_hint(frame)) is None:
             self.counters["frames_unpaired"] += 1
-            if new:
+            if self.registry.first_heard(uid):
                 self.on_first_heard()
             return
         if not self.dedupe.first(uid, frame.seq, int(frame.type), self.clock()):
