@@ -32,6 +32,7 @@ from server.auth.throttle import LoginLimits, prune
 from server.care_calls.schedule import make_schedule
 from server.detect.inactivity import fit_limits
 from server.detect.worker import DetectorWorker
+from server.devices.config import publish_unsent
 from server.maintenance.checks import run_checks
 from server.maintenance.health import note_firmware
 from server.privacy import access_log
@@ -258,5 +259,21 @@ class CareCallSchedule:
             opened = make_schedule(conn, date.today())
             if opened:
                 log.info("care calls: %d opened", opened)
+
+        await self.db.run(job)
+
+
+@dataclass(frozen=True)
+class DeviceConfigs:
+    """Publishes the device configs the broker did not take when they were made."""
+
+    db: Db
+    settings: Settings
+
+    async def __call__(self) -> None:
+        def job(conn: psycopg.Connection[Any]) -> None:
+            sent = publish_unsent(conn, self.settings)
+            if sent:
+                log.info("device configs: %d sent again", sent)
 
         await self.db.run(job)

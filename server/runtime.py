@@ -37,6 +37,7 @@ from server.jobs import (
     CareCallSchedule,
     Db,
     Detection,
+    DeviceConfigs,
     DeviceUpkeep,
     Escalation,
     GatewayStatus,
@@ -153,6 +154,7 @@ def _periodic(s: Settings, db: Db, connection: Callable[[], Db],
         ("visit-plans", s.maintenance_every, VisitPlans(db)),
         ("care-calls", s.maintenance_every, CareCallSchedule(db)),
         ("device-upkeep", s.maintenance_checks_every, DeviceUpkeep(db, s)),
+        ("device-config", s.supervision_every, DeviceConfigs(connection(), s)),
         ("access-log-retention", s.maintenance_every,
          AccessLogRetention(db, s.access_log_retention))]
     if s.detectors:

@@ -76,3 +76,13 @@ def publish(conn: psycopg.Connection[Any], settings: Settings, gateway: str) -> 
     log.info("config rev %d of gateway %s published (%d devices)", config.rev, gateway,
              len(config.devices or ()))
     return True
+
+
+def publish_unsent(conn: psycopg.Connection[Any], settings: Settings) -> int:
+    """Send again every config the broker has not taken (it was down when the change was
+    made): the ``device-config`` job, so no change waits for a technician's "send again".
+    How many were taken now."""
+    unsent = [gw for (gw,) in conn.execute(
+        "SELECT id FROM gateways WHERE desired_rev > 0 AND published_rev < desired_rev "
+        "ORDER BY id")]
+    return sum(publish(conn, settings, gw) for gw in unsent)

@@ -238,7 +238,7 @@ def test_changes_are_refused_where_they_cannot_apply(world: World, secured_stack
     assert panel(tech)["desired_rev"] == 1, "nothing changed by the refusals"
 
 
-def test_a_config_the_broker_did_not_take_is_unsent_until_sent_again(
+def test_a_config_the_broker_did_not_take_is_unsent_until_sent_again_by_the_job(
         world: World, mqtt_broker: BrokerAddress, topics: Topics) -> None:
     def settings(port: int) -> Settings:
         return Settings(database_url=world.schema.conninfo, mqtt_host=mqtt_broker.host,
@@ -254,6 +254,9 @@ def test_a_config_the_broker_did_not_take_is_unsent_until_sent_again(
                            pairing.Pair(device=PENDANT, model="PB-433"))
         assert config.publish(conn, settings(free_port()), GATEWAY) is False  # no broker there
         assert heard.gateway_devices(conn, everywhere, GATEWAY).config == "unsent"
-        assert config.publish(conn, settings(mqtt_broker.port), GATEWAY) is True
+        assert config.publish_unsent(conn, settings(free_port())) == 0  # still no broker
+        # the device-config job, the broker back: sent without anyone asking
+        assert config.publish_unsent(conn, settings(mqtt_broker.port)) == 1
+        assert config.publish_unsent(conn, settings(mqtt_broker.port)) == 0, "once"
         found = heard.gateway_devices(conn, everywhere, GATEWAY)
     assert (found.config, found.desired_rev, found.published_rev) == ("pending", rev, rev)
