@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
 
-from kernel.contract import EventType, Topics
-from kernel.services.broker import BrokerAddress
+from kernel.contract import EventType
 from server.alerts import engine, machine
 from server.alerts.model import (
     Action,
@@ -26,9 +24,8 @@ from server.alerts.model import (
     State,
 )
 from server.store import insert_events
-from tests.fixtures.api import api_client
 from tests.fixtures.ingest import make_event
-from tests.fixtures.staff import Staff, add_staff, bearer
+from tests.fixtures.staff import Staff, bearer
 from tests.fixtures.world import BUTTON, GATEWAY, World
 
 USER_ACTIONS = (Action.CLAIM, Action.RELEASE, Action.NOTE, Action.CALL, Action.DISPATCH,
@@ -86,18 +83,6 @@ def test_system_actions_stay_the_systems() -> None:
         else:
             assert (action in USER_ACTIONS) == bool(users), action
         assert Role.AUDITOR not in rule.who
-
-
-@pytest.fixture
-def staff(world: World) -> Staff:
-    return add_staff(world)
-
-
-@pytest.fixture
-def client(world: World, staff: Staff, mqtt_broker: BrokerAddress,
-           topics: Topics) -> Iterator[TestClient]:
-    with api_client(world, mqtt_broker, topics) as c:
-        yield c
 
 
 def raise_event(world: World, etype: EventType) -> int:

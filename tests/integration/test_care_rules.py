@@ -20,15 +20,10 @@ from server.directory import CareTag, ResidentIn, add_home, add_resident, list_r
 from server.directory.care_rules import plan_for
 from server.directory.homes import HomeIn
 from tests.fixtures.api import api_client
-from tests.fixtures.staff import Staff, add_staff, bearer
+from tests.fixtures.staff import Staff, bearer
 from tests.fixtures.world import World
 
 ALONE, AGED, EMPTY_NEST = CareTag.ALONE.value, CareTag.AGED.value, CareTag.EMPTY_NEST.value
-
-
-@pytest.fixture
-def staff(world: World) -> Staff:
-    return add_staff(world)
 
 
 @pytest.fixture

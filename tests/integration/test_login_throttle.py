@@ -16,26 +16,13 @@ from fastapi.testclient import TestClient
 from kernel.contract import Topics
 from kernel.services.broker import BrokerAddress
 from server.auth.throttle import LoginLimits, Subject
-from tests.fixtures.api import api_client
 from tests.fixtures.stack import Stack, running_stack
-from tests.fixtures.staff import Staff, add_staff, bearer
+from tests.fixtures.staff import Staff, bearer
 from tests.fixtures.world import PASSWORD, World
 
 TRIES = 30
 # Long enough that no wait can end while the test runs: what passes is what the limit lets pass.
 LONG: dict[str, Any] = {"login_first_delay": timedelta(minutes=10), "db_pool_max": 10}
-
-
-@pytest.fixture
-def staff(world: World) -> Staff:
-    return add_staff(world)
-
-
-@pytest.fixture
-def client(world: World, staff: Staff, mqtt_broker: BrokerAddress,
-           topics: Topics) -> Iterator[TestClient]:
-    with api_client(world, mqtt_broker, topics) as c:
-        yield c
 
 
 @pytest.fixture

@@ -21,17 +21,12 @@ from server.scope import Scope
 from server.settings import Settings
 from server.store import insert_events
 from server.supervision import supervise
-from tests.fixtures.staff import Staff, add_staff
+from tests.fixtures.staff import Staff
 from tests.fixtures.waiting import eventually_sync
 from tests.fixtures.world import BUTTON, CORD, GATEWAY, PASSWORD, PENDANT, World
 
 SETTINGS = Settings()
 ALL_SCOPE = Scope.everywhere()
-
-
-@pytest.fixture
-def staff(world: World) -> Staff:
-    return add_staff(world)
 
 
 def _technician_elsewhere(world: World) -> User:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -18,8 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from kernel.contract import Topics, VitalReading, Vitals
-from kernel.services.broker import BrokerAddress
+from kernel.contract import VitalReading, Vitals
 from server.alerts import machine
 from server.alerts.model import AlertType, NewAlert, Priority, Role
 from server.auth.users import create_user, get_user
@@ -31,23 +29,10 @@ from server.scope import ALL
 from server.settings import Settings
 from server.store import copy_vitals, run_maintenance
 from server.visits import VisitIn, record_visit
-from tests.fixtures.api import api_client
-from tests.fixtures.staff import Staff, add_staff, bearer
+from tests.fixtures.staff import Staff, bearer
 from tests.fixtures.world import BUTTON, GATEWAY, PENDANT, World
 
 _n = iter(range(1, 10**6))
-
-
-@pytest.fixture
-def staff(world: World) -> Staff:
-    return add_staff(world)
-
-
-@pytest.fixture
-def client(world: World, staff: Staff, mqtt_broker: BrokerAddress,
-           topics: Topics) -> Iterator[TestClient]:
-    with api_client(world, mqtt_broker, topics) as c:
-        yield c
 
 
 def open_alert(world: World) -> int:

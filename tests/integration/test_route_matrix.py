@@ -35,7 +35,7 @@ from server.directory import CareTag
 from server.scope import ALL
 from server.settings import Settings
 from tests.fixtures.access import secured
-from tests.fixtures.staff import Staff, add_staff
+from tests.fixtures.staff import Staff
 from tests.fixtures.world import GATEWAY, PASSWORD, World
 from tests.integration.route_matrix import CALLERS, MATRIX, Expect
 
@@ -274,11 +274,6 @@ def routes(app: Any) -> dict[tuple[str, str], Any]:
             for method in sorted((route.methods or set()) - {"HEAD"}):
                 found[method, path] = route
     return found
-
-
-@pytest.fixture
-def staff(world: World) -> Staff:
-    return add_staff(world)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -15,30 +14,15 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from kernel.contract import Topics
-from kernel.services.broker import BrokerAddress
 from server.alerts.model import Role
 from server.auth.policy import problem
 from server.directory import users as accounts
 from server.errors import Conflict
-from tests.fixtures.api import api_client
-from tests.fixtures.staff import Staff, add_staff, bearer
+from tests.fixtures.staff import Staff, bearer
 from tests.fixtures.waiting import eventually_sync
 from tests.fixtures.world import PASSWORD, World
 
 NEW = "Harbour lights 42"
-
-
-@pytest.fixture
-def staff(world: World) -> Staff:
-    return add_staff(world)
-
-
-@pytest.fixture
-def client(world: World, staff: Staff, mqtt_broker: BrokerAddress,
-           topics: Topics) -> Iterator[TestClient]:
-    with api_client(world, mqtt_broker, topics) as c:
-        yield c
 
 
 @pytest.fixture
