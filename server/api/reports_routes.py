@@ -5,7 +5,6 @@ over ``server.reports``; the monthly service report (JSON, CSV, XLSX, printable 
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -16,13 +15,12 @@ from server import monthly, reports
 from server.alerts.model import Role
 from server.api.deps import Db, require
 from server.api.errors import RESPONSES
-from server.api.types import Id, Instant
+from server.api.types import Id, Instant, Month, month_start
 from server.auth.users import User
 from server.scope import Scope
 
 router = APIRouter(prefix="/api/reports", tags=["reports"], responses=RESPONSES)
 Supervisor = Annotated[User, Depends(require(Role.SUPERVISOR))]
-Month = Annotated[str, Query(pattern=r"^2[0-9]{3}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -43,7 +41,7 @@ def monthly_report(user: Supervisor, conn: Db, month: Month | None = None,
     region and everything under it (default: all the caller's regions): alarms by type and
     outcome, answer times, escalations, false alarms per device kind, devices reporting,
     battery replacements, visits by care tag, care calls, new and ended services."""
-    first = date.fromisoformat(f"{month}-01") if month else date.today().replace(day=1)
+    first = month_start(month)
     report = monthly.monthly_report(conn, Scope.of(user), first, area)
     name = f"report-{first:%Y-%m}"
     if format == "csv":

@@ -12,10 +12,11 @@ so clients and the schema-driven tests know them.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from annotated_types import Ge, Le
+from fastapi import Query
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
@@ -80,3 +81,12 @@ Rank = Annotated[int, Ge(1), Le(SMALLINT_MAX)]
 """A positive ``smallint`` (an order, a position)."""
 Instant = Annotated[datetime, _SaneInstant()]
 """A timestamp from 1970 to 9000 (naive ones are UTC)."""
+
+
+Month = Annotated[str, Query(pattern=r"^2[0-9]{3}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+"""A calendar month in a query (``2026-11``)."""
+
+
+def month_start(month: str | None) -> date:
+    """The first day of a ``Month`` (None: this month)."""
+    return date.fromisoformat(f"{month}-01") if month else date.today().replace(day=1)

@@ -8,7 +8,6 @@ resident or task outside them is 404)."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -18,7 +17,7 @@ from server import visits
 from server.alerts.model import Role
 from server.api.deps import Db, require
 from server.api.errors import RESPONSES
-from server.api.types import Id
+from server.api.types import Id, Month, month_start
 from server.auth.users import User
 from server.directory.care_tags import CareTag
 from server.directory.residents import resident_summary
@@ -30,11 +29,6 @@ Planner = Annotated[User, Depends(require(Role.SUPERVISOR))]
 Visiting = Annotated[User, Depends(require(Role.VISITOR, Role.OPERATOR, Role.SUPERVISOR))]
 Reader = Annotated[User, Depends(require(Role.VISITOR, Role.OPERATOR, Role.SUPERVISOR,
                                          Role.AUDITOR))]
-Month = Annotated[str, Query(pattern=r"^2[0-9]{3}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
-
-
-def _month(text: str | None) -> date:
-    return date.fromisoformat(f"{text}-01") if text else date.today().replace(day=1)
 
 
 class Planned(BaseModel):
@@ -44,7 +38,7 @@ class Planned(BaseModel):
 @router.post("/visits/plan", status_code=201)
 def make_plan(user: Planner, conn: Db, month: Month | None = None) -> Planned:
     """Make the month's visit plan from the care rules (what is there already stays)."""
-    return Planned(added=visits.make_plan(conn, _month(month)))
+    return Planned(added=visits.make_plan(conn, month_start(month)))
 
 
 @router.get("/visits/tasks")
@@ -84,7 +78,7 @@ def compliance(user: Planner, conn: Db, month: Month | None = None) -> dict[str,
     """Residents due a visit in the month and those visited at home, per community, street
     and district and per care tag, against the 100 % target; visits that found nobody; open
     tasks past their day."""
-    return visits.compliance(conn, Scope.of(user), _month(month)).as_dict()
+    return visits.compliance(conn, Scope.of(user), month_start(month)).as_dict()
 
 
 @router.get("/residents/{resident_id}/visits")
