@@ -409,7 +409,8 @@ def head_of_line(db: Db, broker: BrokerAddress, topics: Topics, poisons: int, fi
         worker.stop()
     waited = db.one(
         "SELECT extract(epoch FROM min(au.ts) - min(e.received_at))::float8 FROM events e"
-        " JOIN alert_audit au ON au.data->>'event' = e.id WHERE e.id = %s", f"{GW}:{press}")
+        " JOIN alert_audit au ON au.data->>'event' = e.id WHERE e.id = %s",
+        event_id(GW, INC, press))
     # the fuzz publishes on the other gateways: these are this phase's
     kept = db.one("SELECT count(*) FROM dead_letters WHERE gateway_id = %s", GW)
     return {"press_wait_s": None if waited is None else round(waited, 3),
